@@ -1,0 +1,3 @@
+"""Fashion MNIST"""
+
+__version__ = "0.1"

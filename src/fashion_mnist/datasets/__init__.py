@@ -1,0 +1,5 @@
+"""Custom Kedro datasets: the only modules in this package that do I/O by hand."""
+
+from .idx_dataset import IDXFile, VerifiedIDXDataset
+
+__all__ = ["IDXFile", "VerifiedIDXDataset"]
