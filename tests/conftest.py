@@ -32,6 +32,7 @@ class ProjectCopy:
     """A copy of the project's configuration in a temporary folder, run with kedro."""
 
     path: Path
+    last_run: subprocess.CompletedProcess | None = None
 
     def kedro(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """Run `kedro ARGS` in the copy and return the finished process."""
@@ -81,4 +82,12 @@ def real_project(tmp_path_factory) -> ProjectCopy:
     """
     project = make_project_copy(tmp_path_factory.mktemp("real") / "project")
     project.kedro("run", "--pipelines", "ingestion")
+    return project
+
+
+@pytest.fixture(scope="session")
+def real_run(real_project) -> ProjectCopy:
+    """The same project copy after a full default `kedro run` on the real data."""
+    project = real_project
+    project.last_run = project.kedro("run")
     return project

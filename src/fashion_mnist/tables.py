@@ -28,6 +28,7 @@ def table_to_arrays(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
             f"The table lacks {len(missing)} expected column(s), e.g. {missing[:3]}; "
             "it must come from the ingestion pipeline (label, pixel_000 … pixel_783)."
         )
-    X = table[PIXEL_COLUMNS].to_numpy(dtype=np.uint8)
-    y = table[LABEL_COLUMN].to_numpy(dtype=np.int64)
+    # Writable copies where pandas hands out read-only views (copy-on-write).
+    X = np.require(table[PIXEL_COLUMNS].to_numpy(dtype=np.uint8), requirements="CW")
+    y = np.require(table[LABEL_COLUMN].to_numpy(dtype=np.int64), requirements="W")
     return X, y

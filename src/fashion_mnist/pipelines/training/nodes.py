@@ -1,0 +1,275 @@
+"""Training nodes: the hand-written softmax regression and the ``torch.nn`` one."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any, Literal
+
+import pandas as pd
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from torch import nn
+from tqdm.auto import tqdm
+
+from fashion_mnist.softmax import (
+    linear_logits,
+    log_softmax,
+    nll,
+    resolve_device,
+    to_features,
+)
+from fashion_mnist.tables import table_to_arrays
+
+logger = logging.getLogger(__name__)
+
+HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "test_acc"]
+MODELS = ("scratch", "concise")
+
+
+class Hyperparameters(BaseModel):
+    """What one training run needs; the defaults are the classic exercise's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    batch_size: int = Field(256, gt=0)
+    lr: float = Field(0.1, gt=0)
+    num_epochs: int = Field(10, ge=1)
+    init_std: float = Field(0.01, ge=0)
+    weight_decay: float = Field(0.0, ge=0)
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+class _Overrides(BaseModel):
+    """Per-model values that replace the shared ones; unset fields keep them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    batch_size: int | None = Field(None, gt=0)
+    lr: float | None = Field(None, gt=0)
+    num_epochs: int | None = Field(None, ge=1)
+    init_std: float | None = Field(None, ge=0)
+    weight_decay: float | None = Field(None, ge=0)
+    seed: int | None = None
+    device: Literal["auto", "cpu", "cuda"] | None = None
+
+
+class TrainingParams(Hyperparameters):
+    """The ``training`` parameter group: shared values plus per-model overrides."""
+
+    scratch: _Overrides = _Overrides()
+    concise: _Overrides = _Overrides()
+
+
+def resolve_hyperparameters(params: dict[str, Any], model: str) -> Hyperparameters:
+    """Validate the whole ``training`` group and return one model's settings.
+
+    Both models' settings are checked, so a bad value anywhere stops the run
+    before either model trains.
+
+    Args:
+        params: The ``training`` parameters (``conf/base/parameters_training.yml``).
+        model: ``"scratch"`` or ``"concise"``.
+
+    Returns:
+        The shared values with the model's overrides applied.
+
+    Raises:
+        ValueError: Naming each bad parameter (``training.lr``) and its value.
+    """
+    try:
+        parsed = TrainingParams.model_validate(params)
+        shared = parsed.model_dump(exclude=set(MODELS))
+        resolved = {
+            name: Hyperparameters.model_validate(
+                {**shared, **getattr(parsed, name).model_dump(exclude_none=True)}
+            )
+            for name in MODELS
+        }
+        for hyper in resolved.values():
+            resolve_device(hyper.device)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"training.{'.'.join(map(str, err['loc']))} = {err.get('input')!r}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ValueError(f"Invalid training parameters: {problems}") from None
+    except ValueError as exc:
+        raise ValueError(
+            f"Invalid training parameters: training.device: {exc}"
+        ) from None
+    return resolved[model]
+
+
+def _init_weight(generator: torch.Generator, std: float) -> torch.Tensor:
+    """N(0, std) weights in ``nn.Linear``'s (10, 784) layout, drawn on the CPU."""
+    return torch.randn(10, 784, generator=generator) * std
+
+
+class _Fit:
+    """The loop both nodes share: data on the device once, seeded batches, history."""
+
+    def __init__(
+        self, train: pd.DataFrame, test: pd.DataFrame, hyper: Hyperparameters, name: str
+    ):
+        self.hyper = hyper
+        self.name = name
+        self.device = resolve_device(hyper.device)
+        X, y = table_to_arrays(train)
+        X_test, y_test = table_to_arrays(test)
+        self.X = to_features(X, self.device)
+        self.y = torch.as_tensor(y, device=self.device)
+        self.X_test = to_features(X_test, self.device)
+        self.y_test = torch.as_tensor(y_test, device=self.device)
+        self.generator = torch.Generator().manual_seed(hyper.seed)
+
+    def run(
+        self,
+        step: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+        predict: Callable[[torch.Tensor], torch.Tensor],
+    ) -> pd.DataFrame:
+        """Train for ``num_epochs`` with ``step``, which updates the parameters on
+        one batch and returns the batch's logits and mean loss, both detached.
+
+        Returns:
+            The per-epoch history: epoch, train loss, train accuracy, test accuracy.
+        """
+        n, batch_size, epochs = (
+            len(self.y),
+            self.hyper.batch_size,
+            self.hyper.num_epochs,
+        )
+        rows = []
+        bar = tqdm(
+            range(1, epochs + 1),
+            desc=self.name,
+            unit="epoch",
+            disable=not sys.stderr.isatty(),
+        )
+        for epoch in bar:
+            order = torch.randperm(n, generator=self.generator).to(self.device)
+            loss_sum = torch.zeros((), device=self.device)
+            correct = torch.zeros((), dtype=torch.int64, device=self.device)
+            for start in range(0, n, batch_size):
+                idx = order[start : start + batch_size]
+                y = self.y[idx]
+                logits, loss = step(self.X[idx], y)
+                # Weighted by batch size, so the epoch mean counts a short last batch right.
+                loss_sum.add_(loss, alpha=len(y))
+                correct.add_((logits.argmax(dim=1) == y).sum())
+            with torch.no_grad():
+                test_correct = (predict(self.X_test).argmax(dim=1) == self.y_test).sum()
+            row = {
+                "epoch": epoch,
+                "train_loss": loss_sum.item() / n,
+                "train_acc": correct.item() / n,
+                "test_acc": test_correct.item() / len(self.y_test),
+            }
+            rows.append(row)
+            logger.info(
+                "%s: epoch %d/%d loss %.4f train acc %.4f test acc %.4f",
+                self.name,
+                epoch,
+                epochs,
+                row["train_loss"],
+                row["train_acc"],
+                row["test_acc"],
+            )
+            bar.set_postfix(
+                loss=f"{row['train_loss']:.4f}", test_acc=f"{row['test_acc']:.4f}"
+            )
+        return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+
+
+def train_scratch(
+    train: pd.DataFrame, test: pd.DataFrame, params: dict[str, Any]
+) -> tuple[dict[str, torch.Tensor], pd.DataFrame]:
+    """Train softmax regression written by hand: own softmax, loss, gradient and SGD step.
+
+    The weight is held as ``W`` of shape (10, 784), ``nn.Linear``'s layout, and the
+    logits are ``X @ W.T + b`` (the textbook's ``X @ W`` with ``W`` transposed,
+    about twice as fast here). The loss is the batch mean of the cross-entropy,
+    so its gradient is ``(softmax(logits) - onehot(y)).T @ X / n`` for ``W`` and
+    the column sums of the same difference, divided by ``n``, for ``b``; the SGD
+    step is ``param -= lr * (grad + weight_decay * param)``, exactly what
+    ``torch.optim.SGD`` does for the concise model.
+
+    Args:
+        train: Training table: ``label`` and 784 ``uint8`` pixel columns.
+        test: Test table, same layout; only scored, once per epoch.
+        params: The ``training`` parameters; ``params["scratch"]`` overrides.
+
+    Returns:
+        The model (``weight`` (10, 784) and ``bias`` (10,), ``float32`` on the
+        CPU) and the history table (epoch, train_loss, train_acc, test_acc).
+    """
+    hyper = resolve_hyperparameters(params, "scratch")
+    fit = _Fit(train, test, hyper, "scratch")
+    W = _init_weight(fit.generator, hyper.init_std).to(fit.device)
+    b = torch.zeros(10, device=fit.device)
+    lr, decay = hyper.lr, hyper.weight_decay
+
+    def step(X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = linear_logits({"weight": W, "bias": b}, X)
+        log_p = log_softmax(logits)
+        loss = nll(log_p, y)
+        delta = log_p.exp_()  # softmax(logits), reusing the log-sum-exp above
+        delta[torch.arange(len(y), device=y.device), y] -= 1.0
+        delta /= len(y)
+        grad_W = delta.T @ X
+        grad_b = delta.sum(dim=0)
+        if decay:
+            grad_W += decay * W
+            grad_b += decay * b
+        W.sub_(lr * grad_W)
+        b.sub_(lr * grad_b)
+        return logits, loss
+
+    history = fit.run(step, lambda X: linear_logits({"weight": W, "bias": b}, X))
+    return {"weight": W.cpu(), "bias": b.cpu()}, history
+
+
+def train_concise(
+    train: pd.DataFrame, test: pd.DataFrame, params: dict[str, Any]
+) -> tuple[dict[str, torch.Tensor], pd.DataFrame]:
+    """Train softmax regression built from ``torch.nn`` and ``torch.optim``.
+
+    ``nn.Sequential(nn.Flatten(), nn.Linear(784, 10))`` with weights from
+    N(0, init_std) and a zero bias, ``nn.CrossEntropyLoss`` (batch mean) and
+    ``torch.optim.SGD(lr, weight_decay)``.
+
+    Args:
+        train: Training table: ``label`` and 784 ``uint8`` pixel columns.
+        test: Test table, same layout; only scored, once per epoch.
+        params: The ``training`` parameters; ``params["concise"]`` overrides.
+
+    Returns:
+        The model (``weight`` (10, 784) and ``bias`` (10,), ``float32`` on the
+        CPU) and the history table (epoch, train_loss, train_acc, test_acc).
+    """
+    hyper = resolve_hyperparameters(params, "concise")
+    fit = _Fit(train, test, hyper, "concise")
+    # skip_init: nn.Linear's own initialisation would draw from the global RNG.
+    linear = nn.utils.skip_init(nn.Linear, 784, 10)
+    with torch.no_grad():
+        linear.weight.copy_(_init_weight(fit.generator, hyper.init_std))
+        linear.bias.zero_()
+    net = nn.Sequential(nn.Flatten(), linear).to(fit.device)
+    loss_fn = nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(
+        net.parameters(), lr=hyper.lr, weight_decay=hyper.weight_decay
+    )
+
+    def step(X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = net(X)
+        loss = loss_fn(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return logits.detach(), loss.detach()
+
+    history = fit.run(step, net)
+    model = {k: v.detach().cpu() for k, v in linear.state_dict().items()}
+    return model, history

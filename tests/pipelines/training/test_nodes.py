@@ -1,0 +1,164 @@
+import pandas as pd
+import pytest
+import torch
+
+from fashion_mnist.pipelines.training.nodes import (
+    HISTORY_COLUMNS,
+    resolve_hyperparameters,
+    train_concise,
+    train_scratch,
+)
+from tests.synthetic import make_table
+
+TRAINERS = {"scratch": train_scratch, "concise": train_concise}
+
+
+@pytest.fixture(scope="module")
+def tables():
+    return make_table(n_per_class=30, seed=1), make_table(n_per_class=10, seed=2)
+
+
+def _params(**overrides):
+    params = {
+        "seed": 0,
+        "device": "cpu",
+        "batch_size": 32,
+        "lr": 0.5,
+        "num_epochs": 5,
+        "init_std": 0.01,
+        "weight_decay": 0.0,
+        "scratch": {},
+        "concise": {},
+    }
+    params.update(overrides)
+    return params
+
+
+@pytest.mark.parametrize("name", TRAINERS)
+def test_a_trained_model_is_a_cpu_weight_and_bias_with_one_history_row_per_epoch(
+    tables, name
+):
+    model, history = TRAINERS[name](*tables, _params())
+
+    assert set(model) == {"weight", "bias"}
+    assert model["weight"].shape == (10, 784) and model["bias"].shape == (10,)
+    assert all(
+        t.dtype == torch.float32 and t.device.type == "cpu" for t in model.values()
+    )
+    assert list(history.columns) == HISTORY_COLUMNS
+    assert history["epoch"].tolist() == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("name", TRAINERS)
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_loss_goes_down_and_separable_data_is_learned_for_any_seed(tables, name, seed):
+    _, history = TRAINERS[name](*tables, _params(seed=seed))
+
+    assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0] / 2
+    assert history["train_loss"].is_monotonic_decreasing
+    assert history["train_acc"].iloc[-1] >= 0.98
+    assert history["test_acc"].iloc[-1] >= 0.98
+
+
+@pytest.mark.parametrize("name", TRAINERS)
+def test_the_same_seed_gives_bit_identical_weights_and_histories(tables, name):
+    first_model, first_history = TRAINERS[name](*tables, _params(seed=3))
+    second_model, second_history = TRAINERS[name](*tables, _params(seed=3))
+
+    assert torch.equal(first_model["weight"], second_model["weight"])
+    assert torch.equal(first_model["bias"], second_model["bias"])
+    pd.testing.assert_frame_equal(first_history, second_history)
+
+
+@pytest.mark.parametrize("name", TRAINERS)
+def test_a_different_seed_gives_different_weights(tables, name):
+    first, _ = TRAINERS[name](*tables, _params(seed=3))
+    second, _ = TRAINERS[name](*tables, _params(seed=4))
+
+    assert not torch.equal(first["weight"], second["weight"])
+
+
+@pytest.mark.parametrize("name", TRAINERS)
+def test_training_leaves_the_global_rng_state_untouched(tables, name):
+    before = torch.get_rng_state()
+
+    TRAINERS[name](*tables, _params())
+
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_the_scratch_model_agrees_with_the_torch_nn_model(tables, weight_decay):
+    params = _params(num_epochs=4, weight_decay=weight_decay)
+
+    scratch, scratch_history = train_scratch(*tables, params)
+    concise, concise_history = train_concise(*tables, params)
+
+    torch.testing.assert_close(scratch["weight"], concise["weight"], atol=1e-5, rtol=0)
+    torch.testing.assert_close(scratch["bias"], concise["bias"], atol=1e-5, rtol=0)
+    pd.testing.assert_frame_equal(scratch_history, concise_history, atol=1e-5)
+
+
+def test_weight_decay_shrinks_the_weights(tables):
+    plain, _ = train_scratch(*tables, _params())
+    decayed, _ = train_scratch(*tables, _params(weight_decay=0.1))
+
+    assert decayed["weight"].norm() < plain["weight"].norm()
+
+
+def test_a_per_model_override_changes_only_that_model(tables):
+    default_scratch, _ = train_scratch(*tables, _params())
+    default_concise, _ = train_concise(*tables, _params())
+    params = _params(scratch={"lr": 0.05})
+
+    scratch, _ = train_scratch(*tables, params)
+    concise, _ = train_concise(*tables, params)
+
+    assert not torch.equal(scratch["weight"], default_scratch["weight"])
+    assert torch.equal(concise["weight"], default_concise["weight"])
+    assert resolve_hyperparameters(params, "scratch").lr == 0.05
+    assert resolve_hyperparameters(params, "concise").lr == 0.5
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"batch_size": 0},
+            r"training\.batch_size = 0: Input should be greater than 0",
+        ),
+        ({"lr": -0.1}, r"training\.lr = -0\.1: Input should be greater than 0"),
+        ({"lr": 0}, r"training\.lr = 0: Input should be greater than 0"),
+        (
+            {"num_epochs": 0},
+            r"training\.num_epochs = 0: Input should be greater than or equal to 1",
+        ),
+        (
+            {"device": "tpu"},
+            r"training\.device = 'tpu': Input should be 'auto', 'cpu' or 'cuda'",
+        ),
+        (
+            {"concise": {"lr": -1}},
+            r"training\.concise\.lr = -1: Input should be greater than 0",
+        ),
+        (
+            {"btach_size": 64},
+            r"training\.btach_size = 64: Extra inputs are not permitted",
+        ),
+    ],
+)
+@pytest.mark.parametrize("name", TRAINERS)
+def test_an_invalid_parameter_stops_either_node_before_training(
+    tables, name, overrides, message
+):
+    with pytest.raises(ValueError, match=message):
+        TRAINERS[name](*tables, _params(**overrides))
+
+
+def test_cuda_without_cuda_is_a_clear_error(tables, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+    with pytest.raises(
+        ValueError, match=r"training\.device: device 'cuda' was asked for"
+    ):
+        train_scratch(*tables, _params(device="cuda"))

@@ -1,0 +1,39 @@
+import torch
+from kedro.io import DataCatalog
+from kedro.runner import SequentialRunner
+
+from fashion_mnist.pipelines.training import create_pipeline
+from tests.synthetic import make_table
+
+
+def test_training_writes_a_model_and_a_history_for_each_model():
+    catalog = DataCatalog()
+    catalog["fashion_mnist_train"] = make_table(n_per_class=20, seed=1)
+    catalog["fashion_mnist_test"] = make_table(n_per_class=5, seed=2)
+    catalog["params:training"] = {
+        "seed": 0,
+        "device": "cpu",
+        "batch_size": 50,
+        "lr": 0.5,
+        "num_epochs": 3,
+        "init_std": 0.01,
+        "weight_decay": 0.0,
+        "scratch": {},
+        "concise": {},
+    }
+
+    outputs = SequentialRunner().run(create_pipeline(), catalog)
+
+    assert set(outputs) == {
+        "scratch_model",
+        "scratch_history",
+        "concise_model",
+        "concise_history",
+    }
+    for name in ["scratch", "concise"]:
+        model = outputs[f"{name}_model"].load()
+        history = outputs[f"{name}_history"].load()
+        assert model["weight"].shape == (10, 784)
+        assert torch.isfinite(model["weight"]).all()
+        assert len(history) == 3
+        assert history["test_acc"].iloc[-1] > 0.9
