@@ -1,0 +1,117 @@
+"""Evaluation nodes: losses, accuracies, per-class accuracy and confusion matrices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from fashion_mnist.softmax import linear_logits, to_features
+from fashion_mnist.tables import LABEL_COLUMN, table_to_arrays
+
+COMPARISON_COLUMNS = ["model", "train_loss", "train_acc", "test_loss", "test_acc"]
+
+
+def _logits_and_labels(
+    model: dict[str, torch.Tensor], table: pd.DataFrame
+) -> tuple[torch.Tensor, torch.Tensor]:
+    X, y = table_to_arrays(table)
+    with torch.no_grad():
+        return linear_logits(model, to_features(X)), torch.as_tensor(y)
+
+
+def confusion_matrix(
+    y: torch.Tensor, predicted: torch.Tensor, num_classes: int
+) -> torch.Tensor:
+    """Count (true, predicted) pairs in one ``bincount``.
+
+    Args:
+        y: True classes, shape (n,), ``int64``.
+        predicted: Predicted classes, shape (n,), ``int64``.
+        num_classes: k.
+
+    Returns:
+        ``int64`` tensor (k, k): row = true class, column = predicted class.
+    """
+    flat = torch.bincount(y * num_classes + predicted, minlength=num_classes**2)
+    return flat.reshape(num_classes, num_classes)
+
+
+def evaluate_model(
+    model: dict[str, torch.Tensor],
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    class_names: list[str],
+) -> dict[str, Any]:
+    """Score a model on both full splits, in batched tensor operations.
+
+    The loss is the true mean cross-entropy over each split (what
+    ``F.cross_entropy`` gives on the whole split), not a mean of batch means.
+
+    Args:
+        model: ``weight`` (10, 784) and ``bias`` (10,), ``float32``.
+        train: Training table: ``label`` and 784 ``uint8`` pixel columns.
+        test: Test table, same layout.
+        class_names: The k class names, in label order.
+
+    Returns:
+        ``train_loss``, ``train_acc``, ``test_loss``, ``test_acc`` (floats),
+        ``test_per_class_acc`` (class name to accuracy, ``None`` for a class
+        absent from the test split) and ``test_confusion_matrix`` (k×k counts,
+        row = true class, column = predicted), plus ``class_names``.
+    """
+    metrics: dict[str, Any] = {}
+    for split, table in [("train", train), ("test", test)]:
+        logits, y = _logits_and_labels(model, table)
+        predicted = logits.argmax(dim=1)
+        metrics[f"{split}_loss"] = F.cross_entropy(logits, y).item()
+        metrics[f"{split}_acc"] = (predicted == y).double().mean().item()
+    counts = confusion_matrix(y, predicted, len(class_names))
+    support = counts.sum(dim=1)
+    metrics["test_per_class_acc"] = {
+        name: counts[k, k].item() / support[k].item() if support[k] else None
+        for k, name in enumerate(class_names)
+    }
+    metrics["test_confusion_matrix"] = counts.tolist()
+    metrics["class_names"] = list(class_names)
+    return metrics
+
+
+def predict_split(model: dict[str, torch.Tensor], table: pd.DataFrame) -> pd.DataFrame:
+    """Predict every image of a split, with the class probabilities.
+
+    Args:
+        model: ``weight`` (10, 784) and ``bias`` (10,), ``float32``.
+        table: ``label`` and 784 ``uint8`` pixel columns.
+
+    Returns:
+        One row per image, in the table's order: ``label``, ``predicted``
+        (``int64``) and ``proba_0`` … ``proba_9`` (``float32``, rows sum to 1).
+    """
+    logits, y = _logits_and_labels(model, table)
+    probs = torch.softmax(logits, dim=1).numpy()
+    predictions = pd.DataFrame(
+        probs, columns=[f"proba_{k}" for k in range(probs.shape[1])]
+    )
+    predictions.insert(0, "predicted", logits.argmax(dim=1).numpy())
+    predictions.insert(0, LABEL_COLUMN, y.numpy())
+    return predictions
+
+
+def compare_models(**metrics_by_model: dict[str, Any]) -> pd.DataFrame:
+    """Put each model's headline metrics in one table.
+
+    Args:
+        **metrics_by_model: Each model's metrics from ``evaluate_model``, keyed
+            by model name.
+
+    Returns:
+        One row per model: model, train_loss, train_acc, test_loss, test_acc.
+    """
+    rows = [
+        {"model": name, **{c: metrics[c] for c in COMPARISON_COLUMNS[1:]}}
+        for name, metrics in metrics_by_model.items()
+    ]
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)

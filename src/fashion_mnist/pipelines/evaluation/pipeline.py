@@ -1,0 +1,61 @@
+"""The evaluation pipeline, applied to each model as a Kedro namespace."""
+
+from kedro.pipeline import Node, Pipeline
+
+from fashion_mnist.pipelines.training.nodes import MODELS
+
+from .nodes import compare_models, evaluate_model, predict_split
+
+
+def evaluation_template() -> Pipeline:
+    """One model's evaluation, before it is given a namespace."""
+    return Pipeline(
+        [
+            Node(
+                evaluate_model,
+                inputs=[
+                    "model",
+                    "fashion_mnist_train",
+                    "fashion_mnist_test",
+                    "params:class_names",
+                ],
+                outputs="metrics",
+                name="evaluate_model",
+            ),
+            Node(
+                predict_split,
+                inputs=["model", "fashion_mnist_test"],
+                outputs="test_predictions",
+                name="predict_test",
+            ),
+        ]
+    )
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Build the evaluation pipeline.
+
+    Returns:
+        ``<model>.evaluate_model`` and ``<model>.predict_test`` for each model
+        (namespaces ``scratch`` and ``concise``), then ``compare_models``.
+    """
+    per_model = [
+        Pipeline(
+            evaluation_template(),
+            namespace=model,
+            inputs={
+                "model": f"{model}_model",
+                "fashion_mnist_train": "fashion_mnist_train",
+                "fashion_mnist_test": "fashion_mnist_test",
+            },
+            parameters={"params:class_names"},
+        )
+        for model in MODELS
+    ]
+    comparison = Node(
+        compare_models,
+        inputs={model: f"{model}.metrics" for model in MODELS},
+        outputs="model_comparison",
+        name="compare_models",
+    )
+    return sum(per_model, Pipeline([])) + Pipeline([comparison])

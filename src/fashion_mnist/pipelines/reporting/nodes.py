@@ -1,0 +1,232 @@
+"""Reporting nodes: prediction grid, learning curves, confusion matrix, threshold gate."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from fashion_mnist.tables import IMAGE_SHAPE, table_to_arrays
+
+logger = logging.getLogger(__name__)
+
+WRONG_COLOR = "tab:red"
+RIGHT_COLOR = "black"
+
+
+_BOUNDS = (
+    "max_train_loss",
+    "min_train_acc",
+    "max_train_acc",
+    "min_test_acc",
+    "max_test_acc",
+)
+
+
+class ThresholdGateError(RuntimeError):
+    """A model's metrics fall outside the bounds in ``parameters_evaluation.yml``."""
+
+
+def plot_prediction_grid(
+    test: pd.DataFrame,
+    predictions: pd.DataFrame,
+    class_names: list[str],
+    grid: dict[str, Any],
+) -> Figure:
+    """Show test images titled with their true and predicted class, as ``predict_ch3``.
+
+    Args:
+        test: Test table: ``label`` and 784 ``uint8`` pixel columns.
+        predictions: ``label`` and ``predicted`` per test image, same order.
+        class_names: The class names, in label order.
+        grid: ``rows`` and ``cols`` (images shown: the first rows×cols),
+            ``only_misclassified`` (show only wrong predictions), ``dpi``.
+
+    Returns:
+        A figure with rows×cols axes; each title is ``"<true>\\n<predicted>"``,
+        red where the prediction is wrong.
+    """
+    rows, cols = int(grid["rows"]), int(grid["cols"])
+    X, y = table_to_arrays(test)
+    predicted = predictions["predicted"].to_numpy()
+    candidates = (
+        np.flatnonzero(predicted != y)
+        if grid.get("only_misclassified")
+        else np.arange(len(y))
+    )
+    shown = candidates[: rows * cols]
+    fig = Figure(
+        figsize=(1.6 * cols, 2.0 * rows), dpi=grid.get("dpi", 100), layout="constrained"
+    )
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    for ax, i in zip(axes, shown, strict=False):
+        ax.imshow(X[i].reshape(IMAGE_SHAPE), cmap="gray_r", vmin=0, vmax=255)
+        wrong = predicted[i] != y[i]
+        ax.set_title(
+            f"{class_names[y[i]]}\n{class_names[predicted[i]]}",
+            color=WRONG_COLOR if wrong else RIGHT_COLOR,
+            fontsize=9,
+        )
+    for ax in axes:
+        ax.set_axis_off()
+    return fig
+
+
+def plot_learning_curves(history: pd.DataFrame, title: str = "") -> Figure:
+    """Plot train loss, train accuracy and test accuracy per epoch, as ``train_ch3``.
+
+    Args:
+        history: One row per epoch: epoch, train_loss, train_acc, test_acc.
+        title: Figure title, e.g. the model's name.
+
+    Returns:
+        A figure with two axes: loss, then accuracies, against the epoch.
+    """
+    return _curves({title or "model": history}, title)
+
+
+def plot_models_learning_curves(**histories: pd.DataFrame) -> Figure:
+    """Overlay the learning curves of several models, keyed by model name.
+
+    Args:
+        **histories: Each model's per-epoch history.
+
+    Returns:
+        A figure with two axes (loss, accuracies), one colour per model.
+    """
+    return _curves(histories, " vs ".join(histories))
+
+
+def _curves(histories: dict[str, pd.DataFrame], title: str) -> Figure:
+    fig = Figure(figsize=(10, 4), dpi=100, layout="constrained")
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    for i, (name, history) in enumerate(histories.items()):
+        label = "" if len(histories) == 1 else f"{name} "
+        # Wide translucent lines under narrow marked ones: identical curves stay visible.
+        style = {"color": f"C{i}", "linewidth": max(4.0 - 2.0 * i, 1.2), "alpha": 0.8}
+        if i:
+            style.update(marker="o", markersize=3)
+        epochs = history["epoch"]
+        loss_ax.plot(epochs, history["train_loss"], label=f"{label}train loss", **style)
+        acc_ax.plot(epochs, history["train_acc"], label=f"{label}train acc", **style)
+        acc_ax.plot(
+            epochs, history["test_acc"], "--", label=f"{label}test acc", **style
+        )
+    loss_ax.set(xlabel="epoch", ylabel="mean cross-entropy", title="train loss")
+    acc_ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    for ax in (loss_ax, acc_ax):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_confusion_matrix(metrics: dict[str, Any], title: str = "") -> Figure:
+    """Draw the test confusion matrix as a heatmap with counts in the cells.
+
+    Args:
+        metrics: ``test_confusion_matrix`` (k×k counts, row = true class) and
+            ``class_names`` from the evaluation pipeline.
+        title: Figure title, e.g. the model's name.
+
+    Returns:
+        A figure with the heatmap's axes and its colour bar.
+    """
+    counts = np.asarray(metrics["test_confusion_matrix"])
+    names = metrics["class_names"]
+    fig = Figure(figsize=(8, 7), dpi=100, layout="constrained")
+    ax = fig.subplots()
+    image = ax.imshow(counts, cmap="Blues")
+    fig.colorbar(image, ax=ax, shrink=0.8, label="images")
+    ticks = np.arange(len(names))
+    ax.set_xticks(ticks, names, rotation=45, ha="right")
+    ax.set_yticks(ticks, names)
+    ax.set(
+        xlabel="predicted",
+        ylabel="true",
+        title=f"{title} confusion matrix (test)".strip(),
+    )
+    threshold = counts.max() / 2
+    for (row, col), count in np.ndenumerate(counts):
+        ax.text(
+            col,
+            row,
+            str(count),
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="white" if count > threshold else "black",
+        )
+    return fig
+
+
+def check_thresholds(
+    comparison: pd.DataFrame, evaluation: dict[str, Any], **saved_reports: Any
+) -> None:
+    """Check every model's metrics against the bounds; fail loudly or warn.
+
+    Args:
+        comparison: One row per model: model, train_loss, train_acc, test_loss,
+            test_acc.
+        evaluation: ``thresholds`` (``max_train_loss``, ``min_train_acc``,
+            ``max_train_acc``, ``min_test_acc``, ``max_test_acc``) and
+            ``on_failure`` (``raise`` or ``warn``).
+        **saved_reports: The figures, loaded back. Taking them as inputs makes
+            Kedro run the gate only once every report is saved, so a failing
+            run keeps everything it computed.
+
+    Raises:
+        ThresholdGateError: Listing every failed check (model, metric, value,
+            bound), when ``on_failure`` is ``raise``.
+        ValueError: When ``on_failure`` is neither ``raise`` nor ``warn``.
+    """
+    on_failure = evaluation.get("on_failure", "raise")
+    if on_failure not in ("raise", "warn"):
+        raise ValueError(
+            f"evaluation.on_failure must be 'raise' or 'warn', got {on_failure!r}"
+        )
+    bounds = evaluation.get("thresholds", {})
+    missing = [k for k in _BOUNDS if k not in bounds]
+    if missing:
+        raise ValueError(
+            f"evaluation.thresholds lacks {missing}; set them in "
+            "conf/base/parameters_evaluation.yml"
+        )
+    checks = [
+        ("train_loss", "<", bounds["max_train_loss"]),
+        ("train_acc", ">", bounds["min_train_acc"]),
+        ("train_acc", "<=", bounds["max_train_acc"]),
+        ("test_acc", ">", bounds["min_test_acc"]),
+        ("test_acc", "<=", bounds["max_test_acc"]),
+    ]
+    passes = {"<": float.__lt__, ">": float.__gt__, "<=": float.__le__}
+    logger.info(
+        "Model comparison:\n%s", comparison.to_string(index=False, float_format="%.4f")
+    )
+    failures = [
+        f"{row.model}: {metric} = {getattr(row, metric):.4f}, bound {op} {bound}"
+        for row in comparison.itertuples()
+        for metric, op, bound in checks
+        if not passes[op](float(getattr(row, metric)), float(bound))
+    ]
+    if not failures:
+        logger.info(
+            "Threshold gate passed: %d checks on %d models",
+            len(checks) * len(comparison),
+            len(comparison),
+        )
+        return
+    message = f"Threshold gate failed ({len(failures)} checks):\n" + "\n".join(
+        f"  - {failure}" for failure in failures
+    )
+    if on_failure == "warn":
+        logger.warning("%s\n(on_failure: warn, so the run goes on)", message)
+        return
+    raise ThresholdGateError(
+        f"{message}\nThe metrics and figures are saved under data/08_reporting/. "
+        "Set evaluation.on_failure=warn to explore without failing the run."
+    )

@@ -1,0 +1,94 @@
+"""The reporting pipeline: each model's figures in its namespace, then the gate."""
+
+from functools import partial, update_wrapper
+
+from kedro.pipeline import Node, Pipeline
+
+from fashion_mnist.pipelines.training.nodes import MODELS
+
+from .nodes import (
+    check_thresholds,
+    plot_confusion_matrix,
+    plot_learning_curves,
+    plot_models_learning_curves,
+    plot_prediction_grid,
+)
+
+FIGURES = ("prediction_grid", "learning_curves", "confusion_matrix")
+
+
+def _titled(func, title: str):
+    """``func`` with its ``title`` argument fixed, keeping its name and docstring."""
+    return update_wrapper(partial(func, title=title), func)
+
+
+def model_reports(model: str) -> Pipeline:
+    """One model's figures, in the model's namespace."""
+    template = Pipeline(
+        [
+            Node(
+                plot_prediction_grid,
+                inputs=[
+                    "fashion_mnist_test",
+                    "test_predictions",
+                    "params:class_names",
+                    "params:reporting.prediction_grid",
+                ],
+                outputs="prediction_grid",
+                name="plot_prediction_grid",
+            ),
+            Node(
+                _titled(plot_learning_curves, model),
+                inputs="history",
+                outputs="learning_curves",
+                name="plot_learning_curves",
+            ),
+            Node(
+                _titled(plot_confusion_matrix, model),
+                inputs="metrics",
+                outputs="confusion_matrix",
+                name="plot_confusion_matrix",
+            ),
+        ]
+    )
+    return Pipeline(
+        template,
+        namespace=model,
+        inputs={
+            "fashion_mnist_test": "fashion_mnist_test",
+            "history": f"{model}_history",
+        },
+        parameters={"params:class_names", "params:reporting.prediction_grid"},
+    )
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Build the reporting pipeline.
+
+    Returns:
+        For each model (namespaces ``scratch`` and ``concise``) a prediction
+        grid, learning curves and a confusion matrix; one figure overlaying
+        both models' learning curves; then ``check_thresholds``, which takes
+        every figure as an input so that it runs last.
+    """
+    overlay = Node(
+        plot_models_learning_curves,
+        inputs={model: f"{model}_history" for model in MODELS},
+        outputs="models_learning_curves",
+        name="plot_models_learning_curves",
+    )
+    reports = {f"{m}_{f}": f"{m}.{f}" for m in MODELS for f in FIGURES}
+    gate = Node(
+        check_thresholds,
+        inputs={
+            "comparison": "model_comparison",
+            "evaluation": "params:evaluation",
+            "models_learning_curves": "models_learning_curves",
+            **reports,
+        },
+        outputs=None,
+        name="check_thresholds",
+    )
+    return sum((model_reports(m) for m in MODELS), Pipeline([])) + Pipeline(
+        [overlay, gate]
+    )
