@@ -9,7 +9,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import mlflow
 import pytest
+import yaml
+
+from tests.synthetic import idx_bytes, make_images, write_gz
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -34,10 +38,17 @@ class ProjectCopy:
     path: Path
     last_run: subprocess.CompletedProcess | None = None
 
-    def kedro(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        """Run `kedro ARGS` in the copy and return the finished process."""
-        env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "COLUMNS": "200"}
-        env.pop("MLFLOW_TRACKING_URI", None)
+    def kedro(
+        self, *args: str, check: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
+        """Run `kedro ARGS` in the copy and return the finished process.
+
+        MLflow tracks into the copy's own `mlflow.db` unless `env` sets
+        MLFLOW_TRACKING_URI.
+        """
+        base_env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "COLUMNS": "200"}
+        base_env.pop("MLFLOW_TRACKING_URI", None)
+        env = {**base_env, **(env or {})}
         result = subprocess.run(
             [sys.executable, "-m", "kedro", *args],
             check=False,
@@ -72,6 +83,18 @@ def make_project_copy(target: Path) -> ProjectCopy:
     return ProjectCopy(target)
 
 
+@pytest.fixture(autouse=True)
+def isolated_mlflow(tmp_path, monkeypatch):
+    """Point in-process MLflow at a throw-away store and end every run a test left open."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    yield uri
+    while mlflow.active_run():
+        mlflow.end_run()
+    mlflow.set_tracking_uri(None)
+
+
 @pytest.fixture(scope="session")
 def real_project(tmp_path_factory) -> ProjectCopy:
     """A project copy whose ingestion pipeline ran on the real Fashion-MNIST files.
@@ -90,4 +113,47 @@ def real_run(real_project) -> ProjectCopy:
     """The same project copy after a full default `kedro run` on the real data."""
     project = real_project
     project.last_run = project.kedro("run")
+    return project
+
+
+SYNTHETIC_TRAINING = {
+    "seed": 0,
+    "device": "cpu",
+    "batch_size": 32,
+    "lr": 0.5,
+    "num_epochs": 10,
+    "init_std": 0.01,
+    "weight_decay": 0.0,
+    "scratch": {},
+    "concise": {},
+}
+
+
+def make_synthetic_project(target: Path) -> ProjectCopy:
+    """A project copy whose four IDX files are small synthetic look-alikes.
+
+    `conf/local` points the four raw datasets at the synthetic files (with their
+    own MD5s, no env var, no mirrors) and sets training values that suit them.
+    """
+    project = make_project_copy(target)
+    source = target / "synthetic_idx"
+    catalog = {}
+    for split, prefix, n_per_class in [("train", "train", 40), ("test", "t10k", 10)]:
+        images, labels = make_images(n_per_class, seed=len(split))
+        for kind, array, dims in [("images", images, 3), ("labels", labels, 1)]:
+            file = f"{prefix}-{kind}-idx{dims}-ubyte.gz"
+            catalog[f"{split}_{kind}_idx"] = {
+                "type": "fashion_mnist.datasets.VerifiedIDXDataset",
+                "file": file,
+                "md5": write_gz(source / file, idx_bytes(array)),
+                "path": "data/01_raw",
+                "env_var": None,
+                "local_dirs": [str(source)],
+                "mirrors": [],
+            }
+    local = target / "conf" / "local"
+    (local / "catalog.yml").write_text(yaml.safe_dump(catalog))
+    (local / "parameters_training.yml").write_text(
+        yaml.safe_dump({"training": SYNTHETIC_TRAINING})
+    )
     return project

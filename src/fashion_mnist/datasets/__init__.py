@@ -2,6 +2,13 @@
 
 from .figure_dataset import FigureDataset
 from .idx_dataset import IDXFile, VerifiedIDXDataset
+from .mlflow_model_dataset import MlflowSoftmaxModelDataset
 from .torch_dataset import TorchStateDictDataset
 
-__all__ = ["FigureDataset", "IDXFile", "TorchStateDictDataset", "VerifiedIDXDataset"]
+__all__ = [
+    "FigureDataset",
+    "IDXFile",
+    "MlflowSoftmaxModelDataset",
+    "TorchStateDictDataset",
+    "VerifiedIDXDataset",
+]

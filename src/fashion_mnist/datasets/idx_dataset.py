@@ -99,6 +99,16 @@ class VerifiedIDXDataset(AbstractDataset[None, IDXFile]):
         self.metadata = metadata
 
     @property
+    def file(self) -> str:
+        """Name of the gzipped file."""
+        return self._filename
+
+    @property
+    def md5(self) -> str:
+        """Expected MD5 of the decompressed file."""
+        return self._md5
+
+    @property
     def cache_path(self) -> Path:
         """Where the verified file is kept."""
         return self._cache_dir / self._filename

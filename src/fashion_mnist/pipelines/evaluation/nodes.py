@@ -56,12 +56,20 @@ def evaluate_model(
         test: Test table, same layout.
         class_names: The k class names, in label order.
 
+    Raises:
+        ValueError: When ``class_names`` and the model's outputs differ in number.
+
     Returns:
         ``train_loss``, ``train_acc``, ``test_loss``, ``test_acc`` (floats),
         ``test_per_class_acc`` (class name to accuracy, ``None`` for a class
         absent from the test split) and ``test_confusion_matrix`` (k×k counts,
         row = true class, column = predicted), plus ``class_names``.
     """
+    if len(class_names) != model["bias"].shape[0]:
+        raise ValueError(
+            f"parameter 'class_names' lists {len(class_names)} classes but the "
+            f"model has {model['bias'].shape[0]} outputs"
+        )
     metrics: dict[str, Any] = {}
     for split, table in [("train", train), ("test", test)]:
         logits, y = _logits_and_labels(model, table)
@@ -115,3 +123,37 @@ def compare_models(**metrics_by_model: dict[str, Any]) -> pd.DataFrame:
         for name, metrics in metrics_by_model.items()
     ]
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def tracking_metrics(metrics: dict[str, Any], history: pd.DataFrame) -> dict[str, Any]:
+    """Lay out a model's metrics as MLflow metric histories (``step`` = epoch).
+
+    Args:
+        metrics: The model's metrics from ``evaluate_model``.
+        history: The per-epoch training history (epoch, train_loss, train_acc,
+            test_acc).
+
+    Returns:
+        ``{name: [{"step": epoch, "value": v}, ...]}``: one entry per epoch for
+        ``train_loss``, ``train_acc`` and ``test_acc``, then the final
+        ``final.train_loss`` … ``final.test_acc`` and
+        ``final.test_acc.<class name>`` at the last epoch.
+    """
+    tracked: dict[str, Any] = {
+        column: [
+            {"step": int(epoch), "value": float(value)}
+            for epoch, value in zip(history["epoch"], history[column], strict=True)
+        ]
+        for column in ["train_loss", "train_acc", "test_acc"]
+    }
+    last = int(history["epoch"].max())
+    finals = {f"final.{name}": metrics[name] for name in COMPARISON_COLUMNS[1:]}
+    finals.update(
+        {
+            f"final.test_acc.{name}": value
+            for name, value in metrics["test_per_class_acc"].items()
+            if value is not None
+        }
+    )
+    tracked.update({k: [{"step": last, "value": float(v)}] for k, v in finals.items()})
+    return tracked

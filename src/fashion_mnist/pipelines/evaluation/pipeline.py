@@ -4,7 +4,7 @@ from kedro.pipeline import Node, Pipeline
 
 from fashion_mnist.pipelines.training.nodes import MODELS
 
-from .nodes import compare_models, evaluate_model, predict_split
+from .nodes import compare_models, evaluate_model, predict_split, tracking_metrics
 
 
 def evaluation_template() -> Pipeline:
@@ -23,6 +23,12 @@ def evaluation_template() -> Pipeline:
                 name="evaluate_model",
             ),
             Node(
+                tracking_metrics,
+                inputs=["metrics", "history"],
+                outputs="mlflow_metrics",
+                name="track_metrics",
+            ),
+            Node(
                 predict_split,
                 inputs=["model", "fashion_mnist_test"],
                 outputs="test_predictions",
@@ -36,7 +42,8 @@ def create_pipeline(**kwargs) -> Pipeline:
     """Build the evaluation pipeline.
 
     Returns:
-        ``<model>.evaluate_model`` and ``<model>.predict_test`` for each model
+        ``<model>.evaluate_model``, ``<model>.track_metrics`` and
+        ``<model>.predict_test`` for each model
         (namespaces ``scratch`` and ``concise``), then ``compare_models``.
     """
     per_model = [
@@ -45,16 +52,18 @@ def create_pipeline(**kwargs) -> Pipeline:
             namespace=model,
             inputs={
                 "model": f"{model}_model",
+                "history": f"{model}_history",
                 "fashion_mnist_train": "fashion_mnist_train",
                 "fashion_mnist_test": "fashion_mnist_test",
             },
+            outputs={"metrics": f"{model}_metrics"},
             parameters={"params:class_names"},
         )
         for model in MODELS
     ]
     comparison = Node(
         compare_models,
-        inputs={model: f"{model}.metrics" for model in MODELS},
+        inputs={model: f"{model}_metrics" for model in MODELS},
         outputs="model_comparison",
         name="compare_models",
     )

@@ -189,7 +189,7 @@ def check_thresholds(
         raise ValueError(
             f"evaluation.on_failure must be 'raise' or 'warn', got {on_failure!r}"
         )
-    bounds = evaluation.get("thresholds", {})
+    bounds = evaluation.get("thresholds") or {}
     missing = [k for k in _BOUNDS if k not in bounds]
     if missing:
         raise ValueError(

@@ -57,7 +57,9 @@ def model_reports(model: str) -> Pipeline:
         inputs={
             "fashion_mnist_test": "fashion_mnist_test",
             "history": f"{model}_history",
+            "metrics": f"{model}_metrics",
         },
+        outputs={figure: f"{model}_{figure}" for figure in FIGURES},
         parameters={"params:class_names", "params:reporting.prediction_grid"},
     )
 
@@ -77,7 +79,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         outputs="models_learning_curves",
         name="plot_models_learning_curves",
     )
-    reports = {f"{m}_{f}": f"{m}.{f}" for m in MODELS for f in FIGURES}
+    reports = {f"{m}_{f}": f"{m}_{f}" for m in MODELS for f in FIGURES}
     gate = Node(
         check_thresholds,
         inputs={

@@ -1,0 +1,189 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+
+from fashion_mnist.pipelines.evaluation.nodes import (
+    COMPARISON_COLUMNS,
+    compare_models,
+    confusion_matrix,
+    evaluate_model,
+    predict_split,
+)
+from fashion_mnist.tables import LABEL_COLUMN, PIXEL_COLUMNS, table_to_arrays
+from tests.synthetic import CLASS_NAMES, make_table
+
+LOGIT = 10.0
+# Each image has one lit pixel, the k-th: the logit is LOGIT for class k, 0 elsewhere.
+RIGHT_LOSS = math.log(1 + 9 * math.exp(-LOGIT))
+WRONG_LOSS = math.log(math.exp(LOGIT) + 9)
+
+
+def _pixel_model() -> dict[str, torch.Tensor]:
+    """A model that predicts class k exactly when pixel k is lit (255)."""
+    weight = torch.zeros(10, 784)
+    weight[torch.arange(10), torch.arange(10)] = LOGIT
+    return {"weight": weight, "bias": torch.zeros(10)}
+
+
+def _pixel_table(labels: list[int], lit: list[int]) -> pd.DataFrame:
+    """One image per label, black but for pixel ``lit[i]``: the model predicts it."""
+    pixels = np.zeros((len(labels), 784), dtype=np.uint8)
+    pixels[np.arange(len(labels)), lit] = 255
+    table = pd.DataFrame(pixels, columns=PIXEL_COLUMNS)
+    table.insert(0, LABEL_COLUMN, np.asarray(labels, dtype=np.int64))
+    return table
+
+
+def _random_model(seed: int) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    return {
+        "weight": torch.randn(10, 784, generator=generator) * 0.05,
+        "bias": torch.randn(10, generator=generator),
+    }
+
+
+# Test split: 6 images of classes 0, 0, 1, 2, 2, 2 predicted 0, 1, 1, 2, 0, 2.
+TEST_LABELS = [0, 0, 1, 2, 2, 2]
+TEST_PREDICTED = [0, 1, 1, 2, 0, 2]
+TEST_COUNTS = [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
+
+
+def test_the_confusion_matrix_counts_true_rows_against_predicted_columns():
+    y = torch.tensor(TEST_LABELS)
+    predicted = torch.tensor(TEST_PREDICTED)
+
+    counts = confusion_matrix(y, predicted, num_classes=3)
+
+    assert counts.dtype == torch.int64
+    assert counts.tolist() == TEST_COUNTS
+
+
+def test_the_confusion_matrix_keeps_empty_classes_as_zero_rows_and_columns():
+    counts = confusion_matrix(torch.tensor([1, 1]), torch.tensor([1, 3]), 5)
+
+    assert counts.shape == (5, 5)
+    assert counts.sum() == 2
+    assert counts[1, 1] == 1 and counts[1, 3] == 1
+
+
+def test_evaluate_model_scores_a_model_whose_predictions_are_known():
+    train = _pixel_table([3, 4, 5, 6], lit=[3, 4, 5, 7])
+    test = _pixel_table(TEST_LABELS, lit=TEST_PREDICTED)
+
+    metrics = evaluate_model(_pixel_model(), train, test, CLASS_NAMES)
+
+    assert metrics["train_acc"] == pytest.approx(3 / 4)
+    assert metrics["test_acc"] == pytest.approx(4 / 6)
+    assert metrics["train_loss"] == pytest.approx(
+        (3 * RIGHT_LOSS + WRONG_LOSS) / 4, rel=1e-5
+    )
+    assert metrics["test_loss"] == pytest.approx(
+        (4 * RIGHT_LOSS + 2 * WRONG_LOSS) / 6, rel=1e-5
+    )
+    expected_counts = np.zeros((10, 10), dtype=int)
+    expected_counts[:3, :3] = TEST_COUNTS
+    assert metrics["test_confusion_matrix"] == expected_counts.tolist()
+    assert metrics["class_names"] == CLASS_NAMES
+
+
+def test_per_class_accuracy_is_none_for_a_class_absent_from_the_test_split():
+    train = _pixel_table([0], lit=[0])
+    test = _pixel_table(TEST_LABELS, lit=TEST_PREDICTED)
+
+    per_class = evaluate_model(_pixel_model(), train, test, CLASS_NAMES)[
+        "test_per_class_acc"
+    ]
+
+    assert list(per_class) == CLASS_NAMES
+    assert per_class["T-shirt/top"] == pytest.approx(1 / 2)
+    assert per_class["Trouser"] == pytest.approx(1.0)
+    assert per_class["Pullover"] == pytest.approx(2 / 3)
+    assert all(per_class[name] is None for name in CLASS_NAMES[3:])
+
+
+def test_the_loss_is_the_mean_over_the_whole_split_not_a_mean_of_batch_means():
+    # 70 and 30 images: any batching (32, 50, 256) would leave a short last batch.
+    train, test = make_table(n_per_class=7, seed=1), make_table(n_per_class=3, seed=2)
+    model = _random_model(seed=0)
+
+    metrics = evaluate_model(model, train, test, CLASS_NAMES)
+
+    for split, table in [("train", train), ("test", test)]:
+        X, y = map(torch.as_tensor, table_to_arrays(table))
+        logits = X.double() / 255 @ model["weight"].double().T + model["bias"].double()
+        expected = F.cross_entropy(logits, y, reduction="sum").item() / len(y)
+        assert metrics[f"{split}_loss"] == pytest.approx(expected, rel=1e-5)
+        assert metrics[f"{split}_acc"] == pytest.approx(
+            (logits.argmax(dim=1) == y).double().mean().item()
+        )
+
+
+def test_every_metric_is_a_plain_python_value_that_json_can_save():
+    metrics = evaluate_model(
+        _random_model(seed=1), make_table(3, seed=1), make_table(2, seed=2), CLASS_NAMES
+    )
+
+    for key in ["train_loss", "train_acc", "test_loss", "test_acc"]:
+        assert type(metrics[key]) is float
+    assert all(
+        type(count) is int for row in metrics["test_confusion_matrix"] for count in row
+    )
+    assert sum(map(sum, metrics["test_confusion_matrix"])) == 20
+
+
+def test_predictions_hold_the_label_the_argmax_and_probabilities_summing_to_one():
+    table = make_table(n_per_class=4, seed=3)
+    model = _random_model(seed=2)
+
+    predictions = predict_split(model, table)
+
+    probas = predictions[[f"proba_{k}" for k in range(10)]].to_numpy()
+    assert list(predictions.columns) == [
+        "label",
+        "predicted",
+        *(f"proba_{k}" for k in range(10)),
+    ]
+    assert len(predictions) == len(table)
+    assert predictions["predicted"].dtype == np.int64
+    assert probas.dtype == np.float32
+    assert (probas >= 0).all() and (probas <= 1).all()
+    np.testing.assert_allclose(probas.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(predictions["predicted"], probas.argmax(axis=1))
+    np.testing.assert_array_equal(predictions["label"], table[LABEL_COLUMN])
+
+
+def test_predictions_of_a_known_model_are_its_lit_pixels():
+    predictions = predict_split(
+        _pixel_model(), _pixel_table(TEST_LABELS, lit=TEST_PREDICTED)
+    )
+
+    assert predictions["predicted"].tolist() == TEST_PREDICTED
+    assert predictions["label"].tolist() == TEST_LABELS
+
+
+def test_the_comparison_has_one_row_per_model_with_its_headline_metrics():
+    train, test = make_table(3, seed=1), make_table(2, seed=2)
+    scratch = evaluate_model(_random_model(seed=1), train, test, CLASS_NAMES)
+    concise = evaluate_model(_pixel_model(), train, test, CLASS_NAMES)
+
+    comparison = compare_models(scratch=scratch, concise=concise)
+
+    assert list(comparison.columns) == COMPARISON_COLUMNS
+    assert comparison["model"].tolist() == ["scratch", "concise"]
+    for row, metrics in zip(comparison.itertuples(), [scratch, concise], strict=True):
+        for column in COMPARISON_COLUMNS[1:]:
+            assert getattr(row, column) == metrics[column]
+
+
+def test_evaluate_model_rejects_class_names_that_do_not_match_the_model():
+    model = {"weight": torch.zeros(10, 784), "bias": torch.zeros(10)}
+    table = make_table(n_per_class=1)
+
+    with pytest.raises(
+        ValueError, match="'class_names' lists 3 classes but the model has 10"
+    ):
+        evaluate_model(model, table, table, ["a", "b", "c"])

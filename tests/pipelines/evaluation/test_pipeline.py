@@ -1,0 +1,63 @@
+import pytest
+from kedro.io import DataCatalog
+from kedro.runner import SequentialRunner
+from kedro_datasets.json import JSONDataset
+
+from fashion_mnist.pipelines import evaluation, training
+from fashion_mnist.pipelines.evaluation.nodes import COMPARISON_COLUMNS
+from tests.synthetic import CLASS_NAMES, make_table
+
+MODELS = ["scratch", "concise"]
+
+
+def _one_of(names, model, output):
+    """One model's dataset, whether named ``scratch.metrics`` or ``scratch_metrics``."""
+    (name,) = {f"{model}.{output}", f"{model}_{output}"} & set(names)
+    return name
+
+
+def test_evaluation_scores_and_predicts_for_each_model_then_compares_them(tmp_path):
+    pipeline = training.create_pipeline() + evaluation.create_pipeline()
+    # Files, not memory: the runner empties a memory dataset once its last reader ran.
+    metrics_datasets = {
+        model: JSONDataset(filepath=str(tmp_path / model / "metrics.json"))
+        for model in MODELS
+    }
+    catalog = DataCatalog(
+        datasets={
+            _one_of(pipeline.all_outputs(), model, "metrics"): dataset
+            for model, dataset in metrics_datasets.items()
+        }
+    )
+    test = make_table(n_per_class=5, seed=2)
+    catalog["fashion_mnist_train"] = make_table(n_per_class=20, seed=1)
+    catalog["fashion_mnist_test"] = test
+    catalog["params:class_names"] = CLASS_NAMES
+    catalog["params:training"] = {
+        "seed": 0,
+        "device": "cpu",
+        "batch_size": 50,
+        "lr": 0.5,
+        "num_epochs": 3,
+        "init_std": 0.01,
+        "weight_decay": 0.0,
+        "scratch": {},
+        "concise": {},
+    }
+
+    outputs = SequentialRunner().run(pipeline, catalog)
+
+    comparison = outputs["model_comparison"].load()
+    assert list(comparison.columns) == COMPARISON_COLUMNS
+    assert comparison["model"].tolist() == MODELS
+    for model, row in zip(MODELS, comparison.itertuples(), strict=True):
+        metrics = metrics_datasets[model].load()
+        predictions = outputs[_one_of(outputs, model, "test_predictions")].load()
+        assert metrics["test_acc"] > 0.9
+        assert row.test_acc == metrics["test_acc"]
+        assert row.train_loss == metrics["train_loss"]
+        assert sum(map(sum, metrics["test_confusion_matrix"])) == len(test)
+        assert len(predictions) == len(test)
+        assert (predictions["predicted"] == predictions["label"]).mean() == (
+            pytest.approx(metrics["test_acc"])
+        )

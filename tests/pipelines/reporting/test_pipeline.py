@@ -1,0 +1,147 @@
+import json
+import re
+
+import pandas as pd
+import pytest
+from kedro.io import DataCatalog
+from kedro.runner import SequentialRunner
+from kedro_datasets.json import JSONDataset
+from kedro_datasets.pandas import CSVDataset
+from matplotlib.image import imread
+
+from fashion_mnist.datasets import FigureDataset
+from fashion_mnist.pipelines import evaluation, reporting, training
+from fashion_mnist.pipelines.reporting.nodes import ThresholdGateError
+from tests.synthetic import CLASS_NAMES, make_table
+
+MODELS = ["scratch", "concise"]
+FIGURES = ["prediction_grid", "learning_curves", "confusion_matrix"]
+EXPECTED_FILES = sorted(
+    [
+        "model_comparison.csv",
+        "learning_curves.png",
+        *(f"{m}/metrics.json" for m in MODELS),
+        *(f"{m}/{f}.png" for m in MODELS for f in FIGURES),
+    ]
+)
+CLASSIC_THRESHOLDS = {
+    "max_train_loss": 0.5,
+    "min_train_acc": 0.7,
+    "max_train_acc": 1.0,
+    "min_test_acc": 0.7,
+    "max_test_acc": 1.0,
+}
+
+
+def _pipeline():
+    return (
+        training.create_pipeline()
+        + evaluation.create_pipeline()
+        + reporting.create_pipeline()
+    )
+
+
+def _per_model_reports(pipeline) -> dict[str, tuple[str, str]]:
+    """Each model's report dataset, ``scratch.metrics`` or ``scratch_metrics``, by name."""
+    pattern = re.compile(rf"({'|'.join(MODELS)})[._](metrics|{'|'.join(FIGURES)})")
+    return {
+        name: match.groups()
+        for name in pipeline.all_outputs()
+        if (match := pattern.fullmatch(name))
+    }
+
+
+def _catalog(pipeline, reporting_dir, thresholds) -> DataCatalog:
+    """Synthetic tables and parameters in memory; the reports as real files."""
+    datasets = {
+        "model_comparison": CSVDataset(
+            filepath=str(reporting_dir / "model_comparison.csv"),
+            save_args={"index": False},
+        ),
+        "models_learning_curves": FigureDataset(
+            filepath=str(reporting_dir / "learning_curves.png")
+        ),
+    }
+    for name, (model, report) in _per_model_reports(pipeline).items():
+        datasets[name] = (
+            JSONDataset(filepath=str(reporting_dir / model / "metrics.json"))
+            if report == "metrics"
+            else FigureDataset(filepath=str(reporting_dir / model / f"{report}.png"))
+        )
+    catalog = DataCatalog(datasets=datasets)
+    catalog["fashion_mnist_train"] = make_table(n_per_class=20, seed=1)
+    catalog["fashion_mnist_test"] = make_table(n_per_class=5, seed=2)
+    catalog["params:class_names"] = CLASS_NAMES
+    catalog["params:training"] = {
+        "seed": 0,
+        "device": "cpu",
+        "batch_size": 50,
+        "lr": 0.5,
+        "num_epochs": 3,
+        "init_std": 0.01,
+        "weight_decay": 0.0,
+        "scratch": {},
+        "concise": {},
+    }
+    catalog["params:reporting.prediction_grid"] = {
+        "rows": 2,
+        "cols": 5,
+        "only_misclassified": False,
+        "dpi": 50,
+    }
+    catalog["params:evaluation"] = {"thresholds": thresholds, "on_failure": "raise"}
+    return catalog
+
+
+def _written(reporting_dir):
+    return sorted(
+        p.relative_to(reporting_dir).as_posix()
+        for p in reporting_dir.rglob("*")
+        if p.is_file()
+    )
+
+
+def test_a_passing_run_writes_every_metric_file_and_figure(tmp_path):
+    reporting_dir = tmp_path / "08_reporting"
+
+    pipeline = _pipeline()
+    catalog = _catalog(pipeline, reporting_dir, CLASSIC_THRESHOLDS)
+
+    SequentialRunner().run(pipeline, catalog)
+
+    assert len(_per_model_reports(pipeline)) == 8
+    assert _written(reporting_dir) == EXPECTED_FILES
+    comparison = pd.read_csv(reporting_dir / "model_comparison.csv")
+    assert comparison["model"].tolist() == MODELS
+    for model in MODELS:
+        metrics = json.loads((reporting_dir / model / "metrics.json").read_text())
+        row = comparison.set_index("model").loc[model]
+        assert row["test_acc"] == pytest.approx(metrics["test_acc"])
+        assert metrics["class_names"] == CLASS_NAMES
+    grid = imread(reporting_dir / "scratch" / "prediction_grid.png")
+    assert grid.shape == (200, 400, 4)
+
+
+def test_a_run_failing_the_gate_still_writes_every_metric_file_and_figure(tmp_path):
+    reporting_dir = tmp_path / "08_reporting"
+    # Nothing passes: a loss below 0 and an accuracy above 1.
+    impossible = {**CLASSIC_THRESHOLDS, "max_train_loss": 0.0, "min_test_acc": 1.0}
+
+    pipeline = _pipeline()
+    catalog = _catalog(pipeline, reporting_dir, impossible)
+
+    with pytest.raises(ThresholdGateError) as raised:
+        SequentialRunner().run(pipeline, catalog)
+
+    message = str(raised.value)
+    assert "Threshold gate failed (4 checks)" in message
+    for model in MODELS:
+        assert f"{model}: train_loss = " in message
+        assert f"{model}: test_acc = " in message
+    assert _written(reporting_dir) == EXPECTED_FILES
+    for model in MODELS:
+        metrics = json.loads((reporting_dir / model / "metrics.json").read_text())
+        assert 0 < metrics["train_loss"] and metrics["test_acc"] <= 1.0
+        assert f"{model}: train_loss = {metrics['train_loss']:.4f}, bound < 0.0" in (
+            message
+        )
