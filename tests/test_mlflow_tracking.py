@@ -162,3 +162,20 @@ def test_a_failing_gate_leaves_a_failed_run_with_its_metrics_and_artifacts(
     assert run.info.status == "FAILED"
     assert "scratch.final.test_acc" in run.data.metrics
     assert EXPECTED_ARTIFACTS <= _artifacts(client, run.info.run_id)
+
+
+@pytest.mark.real_data
+def test_the_default_real_run_records_the_final_test_accuracy_of_both_models(real_run):
+    client = MlflowClient(f"sqlite:///{real_run.path / 'mlflow.db'}")
+
+    runs = [r for r in _runs(client) if r.info.run_name == "__default__ defaults"]
+
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    for model in MODELS:
+        saved = pd.read_json(
+            real_run.path / f"data/08_reporting/{model}/metrics.json", typ="series"
+        )
+        assert runs[0].data.metrics[f"{model}.final.test_acc"] == pytest.approx(
+            saved["test_acc"]
+        )
+        assert saved["test_acc"] > 0.7

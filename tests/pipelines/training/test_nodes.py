@@ -5,9 +5,12 @@ import torch
 from fashion_mnist.pipelines.training.nodes import (
     HISTORY_COLUMNS,
     resolve_hyperparameters,
+    split_validation,
     train_concise,
     train_scratch,
 )
+from fashion_mnist.softmax import linear_logits, to_features
+from fashion_mnist.tables import table_to_arrays
 from tests.synthetic import make_table
 
 TRAINERS = {"scratch": train_scratch, "concise": train_concise}
@@ -27,6 +30,7 @@ def _params(**overrides):
         "num_epochs": 5,
         "init_std": 0.01,
         "weight_decay": 0.0,
+        "standardize": False,
         "scratch": {},
         "concise": {},
     }
@@ -162,3 +166,74 @@ def test_cuda_without_cuda_is_a_clear_error(tables, monkeypatch):
         ValueError, match=r"training\.device: device 'cuda' was asked for"
     ):
         train_scratch(*tables, _params(device="cuda"))
+
+
+@pytest.mark.parametrize("name", TRAINERS)
+def test_a_standardized_model_is_saved_for_raw_pixels(tables, name):
+    _, test = tables
+    model, history = TRAINERS[name](*tables, _params(standardize=True))
+    X, y = table_to_arrays(test)
+
+    predicted = linear_logits(model, to_features(X)).argmax(dim=1)
+
+    accuracy = (predicted == torch.as_tensor(y)).double().mean().item()
+    assert accuracy == pytest.approx(history["test_acc"].iloc[-1])
+    assert accuracy > 0.95
+
+
+def test_standardization_changes_the_training_path(tables):
+    plain, _ = train_scratch(*tables, _params())
+    standardized, _ = train_scratch(*tables, _params(standardize=True))
+
+    assert not torch.allclose(plain["weight"], standardized["weight"])
+
+
+@pytest.mark.parametrize("name", TRAINERS)
+def test_on_epoch_sees_every_history_row_and_can_stop_training(tables, name):
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def on_epoch(row):
+        seen.append(row)
+        if row["epoch"] == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        TRAINERS[name](*tables, _params(), on_epoch=on_epoch)
+
+    assert [row["epoch"] for row in seen] == [1, 2]
+    assert set(seen[0]) == set(HISTORY_COLUMNS)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_validation_split_is_stratified_disjoint_and_complete(seed):
+    train = make_table(n_per_class=30, seed=5)
+    train["row_id"] = range(len(train))
+
+    fit, validation = split_validation(train, size=50, seed=seed)
+
+    assert len(validation) == 50 and len(fit) == 250
+    assert (validation["label"].value_counts() == 5).all()
+    assert set(fit["row_id"]).isdisjoint(validation["row_id"])
+    assert set(fit["row_id"]) | set(validation["row_id"]) == set(train["row_id"])
+
+
+def test_the_validation_split_depends_on_its_seed_only():
+    train = make_table(n_per_class=30, seed=5)
+
+    first = split_validation(train, size=50, seed=1)[1]
+    again = split_validation(train, size=50, seed=1)[1]
+    other = split_validation(train, size=50, seed=2)[1]
+
+    pd.testing.assert_frame_equal(first, again)
+    assert not first.equals(other)
+
+
+@pytest.mark.parametrize("size", [0, 300, -5])
+def test_an_impossible_validation_size_is_a_clear_error(size):
+    with pytest.raises(
+        ValueError, match=f"validation size must be between 1 and 299, got {size}"
+    ):
+        split_validation(make_table(n_per_class=30), size=size, seed=0)

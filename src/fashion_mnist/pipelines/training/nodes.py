@@ -20,7 +20,7 @@ from fashion_mnist.softmax import (
     resolve_device,
     to_features,
 )
-from fashion_mnist.tables import table_to_arrays
+from fashion_mnist.tables import LABEL_COLUMN, table_to_arrays
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ class Hyperparameters(BaseModel):
     num_epochs: int = Field(10, ge=1)
     init_std: float = Field(0.01, ge=0)
     weight_decay: float = Field(0.0, ge=0)
+    standardize: bool = False
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
@@ -52,6 +53,7 @@ class _Overrides(BaseModel):
     num_epochs: int | None = Field(None, ge=1)
     init_std: float | None = Field(None, ge=0)
     weight_decay: float | None = Field(None, ge=0)
+    standardize: bool | None = None
     seed: int | None = None
     device: Literal["auto", "cpu", "cuda"] | None = None
 
@@ -124,14 +126,38 @@ class _Fit:
         self.X_test = to_features(X_test, self.device)
         self.y_test = torch.as_tensor(y_test, device=self.device)
         self.generator = torch.Generator().manual_seed(hyper.seed)
+        self.mean = self.scale = None
+        if hyper.standardize:
+            # Per-pixel statistics of the training split only; constant pixels keep scale 1/255.
+            self.mean = self.X.mean(dim=0)
+            self.scale = self.X.std(dim=0).clamp_min(1 / 255)
+            self.X.sub_(self.mean).div_(self.scale)
+            self.X_test.sub_(self.mean).div_(self.scale)
+
+    def export(
+        self, weight: torch.Tensor, bias: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """The model on the CPU, for raw [0, 1] features: standardization folded in.
+
+        ``W @ ((x - mean) / scale) + b`` equals ``(W / scale) @ x + (b - (W / scale) @ mean)``.
+        """
+        weight, bias = weight.detach(), bias.detach()
+        if self.scale is not None:
+            weight = weight / self.scale
+            bias = bias - weight @ self.mean
+        return {"weight": weight.cpu().contiguous(), "bias": bias.cpu().contiguous()}
 
     def run(
         self,
         step: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
         predict: Callable[[torch.Tensor], torch.Tensor],
+        on_epoch: Callable[[dict[str, float]], None] | None = None,
     ) -> pd.DataFrame:
         """Train for ``num_epochs`` with ``step``, which updates the parameters on
         one batch and returns the batch's logits and mean loss, both detached.
+
+        ``on_epoch``, when given, receives each epoch's history row; it may
+        raise to stop training (a hyperparameter sweep prunes trials this way).
 
         Returns:
             The per-epoch history: epoch, train loss, train accuracy, test accuracy.
@@ -180,11 +206,16 @@ class _Fit:
             bar.set_postfix(
                 loss=f"{row['train_loss']:.4f}", test_acc=f"{row['test_acc']:.4f}"
             )
+            if on_epoch is not None:
+                on_epoch(row)
         return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
 
 
 def train_scratch(
-    train: pd.DataFrame, test: pd.DataFrame, params: dict[str, Any]
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    params: dict[str, Any],
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> tuple[dict[str, torch.Tensor], pd.DataFrame]:
     """Train softmax regression written by hand: own softmax, loss, gradient and SGD step.
 
@@ -200,6 +231,8 @@ def train_scratch(
         train: Training table: ``label`` and 784 ``uint8`` pixel columns.
         test: Test table, same layout; only scored, once per epoch.
         params: The ``training`` parameters; ``params["scratch"]`` overrides.
+        on_epoch: Called with each epoch's history row (not used by the pipeline;
+            the sweep reports validation accuracy to Optuna through it).
 
     Returns:
         The model (``weight`` (10, 784) and ``bias`` (10,), ``float32`` on the
@@ -227,12 +260,17 @@ def train_scratch(
         b.sub_(lr * grad_b)
         return logits, loss
 
-    history = fit.run(step, lambda X: linear_logits({"weight": W, "bias": b}, X))
-    return {"weight": W.cpu(), "bias": b.cpu()}, history
+    history = fit.run(
+        step, lambda X: linear_logits({"weight": W, "bias": b}, X), on_epoch
+    )
+    return fit.export(W, b), history
 
 
 def train_concise(
-    train: pd.DataFrame, test: pd.DataFrame, params: dict[str, Any]
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    params: dict[str, Any],
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> tuple[dict[str, torch.Tensor], pd.DataFrame]:
     """Train softmax regression built from ``torch.nn`` and ``torch.optim``.
 
@@ -244,6 +282,7 @@ def train_concise(
         train: Training table: ``label`` and 784 ``uint8`` pixel columns.
         test: Test table, same layout; only scored, once per epoch.
         params: The ``training`` parameters; ``params["concise"]`` overrides.
+        on_epoch: Called with each epoch's history row (see ``train_scratch``).
 
     Returns:
         The model (``weight`` (10, 784) and ``bias`` (10,), ``float32`` on the
@@ -270,6 +309,48 @@ def train_concise(
         optimizer.step()
         return logits.detach(), loss.detach()
 
-    history = fit.run(step, net)
-    model = {k: v.detach().cpu() for k, v in linear.state_dict().items()}
-    return model, history
+    history = fit.run(step, net, on_epoch)
+    return fit.export(linear.weight, linear.bias), history
+
+
+def split_validation(
+    train: pd.DataFrame, size: int, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Carve a class-stratified validation split out of the training table.
+
+    Args:
+        train: Training table: ``label`` and 784 ``uint8`` pixel columns.
+        size: Rows in the validation split, shared equally between classes
+            (each class gives ``size // k`` rows, the remainder to the first classes).
+        seed: Seeds the choice of rows.
+
+    Returns:
+        ``(fit, validation)``: disjoint tables, together the whole of ``train``,
+        each in the original row order.
+
+    Raises:
+        ValueError: When ``size`` is not between 1 and the number of rows, or a
+            class has too few rows.
+    """
+    if not 0 < size < len(train):
+        raise ValueError(
+            f"validation size must be between 1 and {len(train) - 1}, got {size}"
+        )
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.as_tensor(train[LABEL_COLUMN].to_numpy())
+    classes = torch.unique(labels)
+    per_class = [
+        size // len(classes) + (i < size % len(classes)) for i in range(len(classes))
+    ]
+    chosen = []
+    for k, count in zip(classes.tolist(), per_class, strict=True):
+        rows = torch.nonzero(labels == k).flatten()
+        if count > len(rows):
+            raise ValueError(
+                f"class {k} has {len(rows)} rows, fewer than the {count} asked for"
+            )
+        chosen.append(rows[torch.randperm(len(rows), generator=generator)[:count]])
+    is_validation = torch.zeros(len(train), dtype=torch.bool)
+    is_validation[torch.cat(chosen)] = True
+    mask = is_validation.numpy()
+    return train[~mask].reset_index(drop=True), train[mask].reset_index(drop=True)
