@@ -9,6 +9,7 @@ HOST ?= 127.0.0.1
 VIZ_PORT ?= 4141
 MLFLOW_PORT ?= 5000
 PYTEST_ARGS ?=
+SWEEP_ARGS ?=
 
 export KEDRO_DISABLE_TELEMETRY := 1
 export MPLBACKEND := Agg
@@ -56,10 +57,14 @@ mlflow-ui: install ## Open the MLflow UI on the project's store, on $(HOST):$(ML
 	$(BIN)/kedro mlflow ui --host $(HOST) --port $(MLFLOW_PORT)
 
 bench: install ## Time the training nodes against a plain reference loop
+	@test -f data/03_primary/fashion_mnist_train.parquet || $(BIN)/kedro run --pipelines ingestion
 	$(BIN)/python benchmarks/bench_training.py
 
-clean: ## Remove generated data, reports, MLflow store and caches (keeps .venv)
+sweep: install ## Optuna study over the training parameters (conf/base/parameters_sweep.yml)
+	$(BIN)/python -m fashion_mnist.sweep $(SWEEP_ARGS)
+
+clean: ## Remove generated data, reports and caches (keeps .venv, mlflow.db and optuna.db)
 	find data -mindepth 2 -type f ! -name .gitkeep -delete
 	find data -mindepth 2 -type d -empty -delete
-	rm -rf mlflow.db mlartifacts build .pytest_cache .ruff_cache
+	rm -rf build .viz test-artifacts info.log .pytest_cache .ruff_cache
 	find src tests -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import tempfile
+import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +43,13 @@ class ProjectCopy:
     path: Path
     last_run: subprocess.CompletedProcess | None = None
 
+    @staticmethod
+    def environment() -> dict[str, str]:
+        """This process's environment, less its MLflow store, with telemetry off."""
+        env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "COLUMNS": "200"}
+        env.pop("MLFLOW_TRACKING_URI", None)
+        return env
+
     def kedro(
         self, *args: str, check: bool = True, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess:
@@ -46,9 +58,7 @@ class ProjectCopy:
         MLflow tracks into the copy's own `mlflow.db` unless `env` sets
         MLFLOW_TRACKING_URI.
         """
-        base_env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "COLUMNS": "200"}
-        base_env.pop("MLFLOW_TRACKING_URI", None)
-        env = {**base_env, **(env or {})}
+        env = {**self.environment(), **(env or {})}
         result = subprocess.run(
             [sys.executable, "-m", "kedro", *args],
             check=False,
@@ -157,3 +167,130 @@ def make_synthetic_project(target: Path) -> ProjectCopy:
         yaml.safe_dump({"training": SYNTHETIC_TRAINING})
     )
     return project
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(
+    url: str, process: subprocess.Popen, log: Path, timeout: float = 120
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"mlflow server exited with {process.returncode}:\n{log.read_text()[-3000:]}"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throw-away PostgreSQL cluster on 127.0.0.1 (Debian's postgresql package).
+
+    Yields the server's URL without a database: ``/postgres`` holds the MLflow
+    tracking server's tables, ``/optuna`` is free for Optuna studies.
+    """
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not bins:
+        raise RuntimeError(
+            "PostgreSQL is not installed: apt-get install -y postgresql (.ci/run does)"
+        )
+    bindir = Path(bins[-1]).parent
+    root = Path(tempfile.mkdtemp(prefix="fmnist-pg-"))
+    data = root / "data"
+    # PostgreSQL refuses to run as root: run it as the postgres user then.
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_user:
+        shutil.chown(root, "postgres")
+    port = _free_port()
+    subprocess.run(
+        [*as_user, bindir / "initdb", "-D", data, "-A", "trust", "-U", "postgres"],
+        check=True,
+        capture_output=True,
+    )
+    options = (
+        f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={root}"
+    )
+    subprocess.run(
+        [
+            *as_user,
+            bindir / "pg_ctl",
+            "-D",
+            data,
+            "-o",
+            options,
+            "-l",
+            root / "log",
+            "-w",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *as_user,
+            bindir / "createdb",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-U",
+            "postgres",
+            "optuna",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run(
+            [*as_user, bindir / "pg_ctl", "-D", data, "-m", "fast", "-w", "stop"],
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def tracking_server(postgres, tmp_path_factory):
+    """`mlflow server` on a free loopback port, storing runs in PostgreSQL."""
+    port = _free_port()
+    artifacts = tmp_path_factory.mktemp("server-artifacts")
+    log = artifacts.parent / "mlflow-server.log"
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "mlflow", "server",
+            "--backend-store-uri", f"{postgres}/postgres",
+            "--artifacts-destination", str(artifacts),
+            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        ],
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(f"{url}/health", process, log)
+        yield url
+    finally:
+        _stop(process)

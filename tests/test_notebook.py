@@ -1,0 +1,100 @@
+"""The exploration notebook is committed clean and runs top to bottom on a real run."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+
+from tests.conftest import PROJECT_ROOT
+
+NOTEBOOK = PROJECT_ROOT / "notebooks" / "explore_fashion_mnist.ipynb"
+# The executed copy, outputs and all, for a reader of a failed CI run.
+ARTIFACT = PROJECT_ROOT / "test-artifacts" / NOTEBOOK.name
+KERNEL_NAME = "fashion-mnist-test"
+CELL_TIMEOUT_S = 600
+# Both models' prediction grid, learning curves and confusion matrix, the overlay
+# of both learning curves, the sample grid, the class balance, the mistakes.
+FIGURES = 2 * 3 + 1 + 3
+PROBE = "import sys\nprint(sys.prefix)\nprint(context.project_path)"
+
+
+def _kernel_manager(kernels: Path) -> KernelManager:
+    """A kernel on this interpreter, from a kernelspec no other installation can shadow."""
+    spec = kernels / KERNEL_NAME
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher"]
+                + ["-f", "{connection_file}"],
+                "display_name": "fashion_mnist (test)",
+                "language": "python",
+            }
+        )
+    )
+    specs = KernelSpecManager(kernel_dirs=[str(kernels)])
+    return KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs)
+
+
+def _outputs(notebook) -> list[dict]:
+    return [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
+
+
+def test_the_committed_notebook_has_no_outputs():
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert code
+    assert [cell.outputs for cell in code] == [[] for _ in code]
+    assert [cell.execution_count for cell in code] == [None for _ in code]
+    nbformat.validate(notebook)
+
+
+@pytest.mark.real_data
+@pytest.mark.slow
+def test_the_notebook_runs_top_to_bottom_on_a_real_run(real_run, tmp_path):
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(PROBE))
+    env = {
+        **os.environ,
+        "FASHION_MNIST_PROJECT": str(real_run.path),
+        "KEDRO_DISABLE_TELEMETRY": "1",
+        "DO_NOT_TRACK": "1",
+    }
+    # The project copy's own sqlite store, not a server named by the caller.
+    env.pop("MLFLOW_TRACKING_URI", None)
+    # conftest's headless Agg would hide the figures; the notebook asks for inline.
+    env.pop("MPLBACKEND", None)
+    kernel = _kernel_manager(tmp_path / "kernels")
+    client = NotebookClient(
+        notebook,
+        km=kernel,
+        timeout=CELL_TIMEOUT_S,
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+
+    try:
+        # A client given its kernel manager leaves the kernel running unless told.
+        client.execute(cleanup_kc=True, env=env)
+    finally:
+        if kernel.has_kernel:
+            kernel.shutdown_kernel(now=True)
+        ARTIFACT.parent.mkdir(exist_ok=True)
+        nbformat.write(notebook, ARTIFACT)
+
+    outputs = _outputs(notebook)
+    assert not [o for o in outputs if o.output_type == "error"]
+    probe = "".join(
+        o.text for o in notebook.cells[-1].outputs if o.get("name") == "stdout"
+    )
+    assert probe.splitlines() == [sys.prefix, str(real_run.path)]
+    figures = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(figures) == FIGURES

@@ -1,0 +1,303 @@
+"""kedro-viz serves the default pipeline, and a real headless Chromium draws it.
+
+The server runs in a project copy with empty data layers: viz reads code and
+configuration only. Nothing leaves the machine: kedro-viz's PyPI version check
+goes to a proxy that refuses every connection, and the browser may only reach
+127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from kedro.framework.project import configure_project
+from kedro.pipeline import Pipeline
+from playwright.sync_api import Page, sync_playwright
+
+from fashion_mnist.pipeline_registry import register_pipelines
+from tests.conftest import PROJECT_ROOT, make_project_copy
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
+VIEWPORT = {"width": 1600, "height": 1000}
+VIZ_SETTINGS = {
+    "theme": "light",
+    "showFeatureHints": False,
+    "visible": {"sidebar": False, "miniMap": False, "graph": True, "code": False},
+}
+ARTIFACT = PROJECT_ROOT / "test-artifacts" / "kedro-viz.png"
+README_PICTURE = PROJECT_ROOT / "docs" / "pipeline.png"
+STARTUP_TIMEOUT_S = 120
+STOP_TIMEOUT_S = 15
+# kedro-viz refuses ports above 49151 and tries the next four when one is taken.
+PORT_RANGE = (20000, 45000)
+
+
+@dataclass
+class VizServer:
+    url: str
+    project: Path
+    log: Path
+
+
+def _free_port() -> int:
+    for _ in range(100):
+        port = random.randrange(*PORT_RANGE)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"No free TCP port in {PORT_RANGE}")
+
+
+def _get(url: str) -> bytes:
+    # No proxy from the environment: the server is on this machine.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=30) as response:
+        return response.read()
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop the CLI and the server it spawned: they share the CLI's process group."""
+    group = process.pid
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        process.poll()  # reap the CLI, or the group never looks empty
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGKILL)
+    process.wait(timeout=STOP_TIMEOUT_S)
+
+
+@pytest.fixture(scope="module")
+def refusing_proxy() -> Iterator[str]:
+    """A proxy address that refuses connections: bound, never listening."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.fixture(scope="module")
+def viz_server(tmp_path_factory, refusing_proxy) -> Iterator[VizServer]:
+    """`kedro viz run` in a fresh project copy; stopped even when a test fails."""
+    root = tmp_path_factory.mktemp("viz")
+    project = make_project_copy(root / "project").path
+    log = root / "viz.log"
+    env = {
+        **os.environ,
+        "KEDRO_DISABLE_TELEMETRY": "1",
+        "DO_NOT_TRACK": "1",
+        # kedro-viz asks PyPI for its latest version at start-up and per page load.
+        "HTTPS_PROXY": refusing_proxy,
+        "https_proxy": refusing_proxy,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+        # kedro-telemetry writes a user id under the config folder even when opted out.
+        "XDG_CONFIG_HOME": str(root / "config"),
+        "COLUMNS": "200",
+    }
+    env.pop("MLFLOW_TRACKING_URI", None)
+    command = [sys.executable, "-m", "kedro", "viz", "run", "--host", "127.0.0.1"]
+    command += ["--port", str(_free_port()), "--no-browser"]
+    with log.open("w") as stream:
+        process = subprocess.Popen(
+            command,
+            cwd=project,
+            env=env,
+            stdout=stream,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        match = None
+        while match is None:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(
+                    f"kedro viz run did not start (exit code {process.poll()}):\n"
+                    + log.read_text()[-6000:]
+                )
+            time.sleep(0.2)
+            match = re.search(r"running at\s+(http://\S+?)/?\s", log.read_text())
+        yield VizServer(url=match.group(1), project=project, log=log)
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="module")
+def default_pipeline() -> Pipeline:
+    configure_project("fashion_mnist")
+    return register_pipelines()["__default__"]
+
+
+def _short_name(node) -> str:
+    return node.name.removeprefix(f"{node.namespace}.") if node.namespace else node.name
+
+
+def _drawn_nodes(page: Page) -> list[tuple[str, str]]:
+    """(kind, label) of every node in the flowchart: task, data or modularPipeline."""
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll('g.pipeline-node')).map(g => [
+            Array.from(g.classList).find(c => c.startsWith('pipeline-node--'))
+                .replace('pipeline-node--', ''),
+            g.textContent.trim(),
+        ])"""
+    )
+
+
+def _open(page: Page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector("g.pipeline-node--task", timeout=60_000)
+    # Let the layout's transition settle before reading or taking a picture.
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(1000)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory) -> Iterator[Page]:
+    """A page in a fresh Chromium profile, with every request off this machine refused."""
+
+    def local_only(route):
+        if route.request.url.startswith("http://127.0.0.1:"):
+            route.continue_()
+        else:
+            route.abort()
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            tmp_path_factory.mktemp("chromium-profile"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport=VIEWPORT,
+        )
+        try:
+            context.route("**/*", local_only)
+            # Readable in a README: light theme, the graph alone, no onboarding tour.
+            context.add_init_script(
+                f"localStorage.setItem('KedroViz', '{json.dumps(VIZ_SETTINGS)}')"
+            )
+            yield context.new_page()
+        finally:
+            context.close()
+
+
+def test_the_api_lists_every_node_and_dataset_of_the_default_pipeline(
+    viz_server, default_pipeline
+):
+    graph = json.loads(_get(f"{viz_server.url}/api/main"))
+
+    kinds = {kind: [] for kind in ("task", "data", "parameters", "modularPipeline")}
+    for node in graph["nodes"]:
+        kinds[node["type"]].append(node)
+    assert sorted(n["full_name"] for n in kinds["task"]) == sorted(
+        n.name for n in default_pipeline.nodes
+    )
+    assert {n["name"] for n in kinds["data"] + kinds["parameters"]} == set(
+        default_pipeline.datasets()
+    )
+    assert {n["name"] for n in kinds["modularPipeline"]} == {"scratch", "concise"}
+    assert {n["name"] for n in kinds["parameters"]} == {
+        d for d in default_pipeline.datasets() if d.startswith("params:")
+    }
+
+
+def test_namespaced_nodes_are_reported_inside_their_namespace(
+    viz_server, default_pipeline
+):
+    graph = json.loads(_get(f"{viz_server.url}/api/main"))
+
+    tasks = {n["full_name"]: n for n in graph["nodes"] if n["type"] == "task"}
+    for node in default_pipeline.nodes:
+        reported = tasks[node.name]
+        assert reported["name"] == _short_name(node)
+        assert (reported["modular_pipelines"] or []) == (
+            [node.namespace] if node.namespace else []
+        )
+    assert tasks["scratch.evaluate_model"]["modular_pipelines"] == ["scratch"]
+
+
+def test_the_page_draws_each_model_as_a_collapsed_namespace(
+    viz_server, default_pipeline, browser
+):
+    page = browser
+
+    _open(page, f"{viz_server.url}/")
+    drawn = _drawn_nodes(page)
+
+    groups = sorted(label for kind, label in drawn if kind == "modularPipeline")
+    tasks = sorted(label for kind, label in drawn if kind == "task")
+    assert groups == ["concise", "scratch"]
+    assert tasks == sorted(n.name for n in default_pipeline.nodes if not n.namespace)
+    assert {"train_scratch", "train_concise", "flatten_train"} <= set(tasks)
+
+
+def test_the_expanded_page_draws_every_node_and_dataset(
+    viz_server, default_pipeline, browser
+):
+    page = browser
+
+    _open(page, f"{viz_server.url}/?expandAllPipelines=true")
+    # kedro-viz 12.5 announces "Kedro-Viz None is here!" when PyPI is out of reach.
+    dismiss = page.get_by_role("button", name="Dismiss")
+    if dismiss.count():
+        dismiss.first.click()
+        page.wait_for_timeout(500)
+    drawn = _drawn_nodes(page)
+    ARTIFACT.parent.mkdir(exist_ok=True)
+    picture = page.screenshot(path=ARTIFACT)
+    README_PICTURE.parent.mkdir(exist_ok=True)
+    README_PICTURE.write_bytes(picture)
+
+    by_kind = {
+        kind: Counter(label for k, label in drawn if k == kind)
+        for kind in ("task", "data", "modularPipeline")
+    }
+    assert by_kind["task"] == Counter(_short_name(n) for n in default_pipeline.nodes)
+    assert set(by_kind["data"]) == {
+        d for d in default_pipeline.datasets() if not d.startswith("params:")
+    }
+    assert not by_kind["modularPipeline"]
+    assert by_kind["task"]["evaluate_model"] == 2
+    assert ARTIFACT.stat().st_size > 50_000
+
+
+def test_viz_leaves_no_mlflow_store_in_the_project(viz_server):
+    created = {p.name for p in viz_server.project.iterdir()}
+
+    assert not created & {"mlflow.db", "mlruns", "mlartifacts"}
+    assert "Running Kedro-Viz without hooks" in viz_server.log.read_text()
