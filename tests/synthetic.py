@@ -59,3 +59,21 @@ def write_gz(path: Path, content: bytes) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(gzip.compress(content))
     return hashlib.md5(content).hexdigest()
+
+
+def training_params(**overrides) -> dict:
+    """`training` parameters that learn the synthetic images in a few CPU epochs."""
+    params = {
+        "seed": 0,
+        "device": "cpu",
+        "batch_size": 50,
+        "lr": 0.5,
+        "num_epochs": 3,
+        "init_std": 0.01,
+        "weight_decay": 0.0,
+        "standardize": False,
+        "scratch": {},
+        "concise": {},
+    }
+    params.update(overrides)
+    return params

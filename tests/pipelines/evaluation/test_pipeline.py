@@ -5,7 +5,7 @@ from kedro_datasets.json import JSONDataset
 
 from fashion_mnist.pipelines import evaluation, training
 from fashion_mnist.pipelines.evaluation.nodes import COMPARISON_COLUMNS
-from tests.synthetic import CLASS_NAMES, make_table
+from tests.synthetic import CLASS_NAMES, make_table, training_params
 
 MODELS = ["scratch", "concise"]
 
@@ -33,17 +33,7 @@ def test_evaluation_scores_and_predicts_for_each_model_then_compares_them(tmp_pa
     catalog["fashion_mnist_train"] = make_table(n_per_class=20, seed=1)
     catalog["fashion_mnist_test"] = test
     catalog["params:class_names"] = CLASS_NAMES
-    catalog["params:training"] = {
-        "seed": 0,
-        "device": "cpu",
-        "batch_size": 50,
-        "lr": 0.5,
-        "num_epochs": 3,
-        "init_std": 0.01,
-        "weight_decay": 0.0,
-        "scratch": {},
-        "concise": {},
-    }
+    catalog["params:training"] = training_params()
 
     outputs = SequentialRunner().run(pipeline, catalog)
 

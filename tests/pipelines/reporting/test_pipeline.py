@@ -12,7 +12,7 @@ from matplotlib.image import imread
 from fashion_mnist.datasets import FigureDataset
 from fashion_mnist.pipelines import evaluation, reporting, training
 from fashion_mnist.pipelines.reporting.nodes import ThresholdGateError
-from tests.synthetic import CLASS_NAMES, make_table
+from tests.synthetic import CLASS_NAMES, make_table, training_params
 
 MODELS = ["scratch", "concise"]
 FIGURES = ["prediction_grid", "learning_curves", "confusion_matrix"]
@@ -72,17 +72,7 @@ def _catalog(pipeline, reporting_dir, thresholds) -> DataCatalog:
     catalog["fashion_mnist_train"] = make_table(n_per_class=20, seed=1)
     catalog["fashion_mnist_test"] = make_table(n_per_class=5, seed=2)
     catalog["params:class_names"] = CLASS_NAMES
-    catalog["params:training"] = {
-        "seed": 0,
-        "device": "cpu",
-        "batch_size": 50,
-        "lr": 0.5,
-        "num_epochs": 3,
-        "init_std": 0.01,
-        "weight_decay": 0.0,
-        "scratch": {},
-        "concise": {},
-    }
+    catalog["params:training"] = training_params()
     catalog["params:reporting.prediction_grid"] = {
         "rows": 2,
         "cols": 5,

@@ -3,24 +3,14 @@ from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
 from fashion_mnist.pipelines.training import create_pipeline
-from tests.synthetic import make_table
+from tests.synthetic import make_table, training_params
 
 
 def test_training_writes_a_model_and_a_history_for_each_model():
     catalog = DataCatalog()
     catalog["fashion_mnist_train"] = make_table(n_per_class=20, seed=1)
     catalog["fashion_mnist_test"] = make_table(n_per_class=5, seed=2)
-    catalog["params:training"] = {
-        "seed": 0,
-        "device": "cpu",
-        "batch_size": 50,
-        "lr": 0.5,
-        "num_epochs": 3,
-        "init_std": 0.01,
-        "weight_decay": 0.0,
-        "scratch": {},
-        "concise": {},
-    }
+    catalog["params:training"] = training_params()
 
     outputs = SequentialRunner().run(create_pipeline(), catalog)
 
