@@ -230,3 +230,23 @@ def test_two_workers_share_one_postgresql_study_and_one_mlflow_server(
     ) == sorted(numbers)
     assert parents[0].data.tags["best_trial_number"] == str(study.best_trial.number)
     assert parents[0].data.metrics["best_val_acc"] == pytest.approx(study.best_value)
+
+
+def test_a_new_sweep_under_an_old_study_name_gets_its_own_parent_run(tmp_path):
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    first = _sweep(_config(tmp_path / "one", n_trials=2))
+    first.optimize()
+    first_result = first.finish()
+
+    second = _sweep(_config(tmp_path / "two", n_trials=2, sampler_seed=1))
+    second.optimize()
+    second_result = second.finish()
+
+    assert second_result.parent_run_id != first_result.parent_run_id
+    client = MlflowClient()
+    for result in (first_result, second_result):
+        parent = client.get_run(result.parent_run_id)
+        assert parent.info.status == "FINISHED"
+        assert parent.data.metrics["final_test_acc"] == pytest.approx(result.test_acc)
+        assert len(_trial_runs(client, result.parent_run_id)) == 2

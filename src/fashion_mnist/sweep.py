@@ -203,13 +203,16 @@ def open_study(config: SweepConfig) -> optuna.Study:
 
 
 def _parent_run(client: MlflowClient, experiment_id: str, config: SweepConfig) -> str:
-    """The study's one parent run, shared by every worker.
+    """The study's one parent run, shared by every worker of the running study.
 
-    Each worker creates a candidate; all then agree on the earliest one and the
-    others delete theirs, so concurrent workers end up nesting under one run.
+    A worker joins the parent that is still RUNNING for this study name (a
+    finished one belongs to an earlier sweep). Workers that start together each
+    create a candidate, then all agree on the earliest and the others delete
+    theirs, so concurrent workers nest their trials under one run.
     """
     query = (
-        f"tags.`optuna.study` = '{config.study_name}' and tags.`sweep.role` = 'parent'"
+        f"tags.`optuna.study` = '{config.study_name}' and tags.`sweep.role` = 'parent' "
+        "and attributes.status = 'RUNNING'"
     )
     existing = client.search_runs(
         [experiment_id], query, order_by=["attributes.start_time ASC"]
