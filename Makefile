@@ -54,7 +54,7 @@ viz-build: install ## Write kedro-viz as a static site under build/
 	$(BIN)/kedro viz build
 
 mlflow-ui: install ## Open the MLflow UI on the project's store, on $(HOST):$(MLFLOW_PORT)
-	$(BIN)/kedro mlflow ui --host $(HOST) --port $(MLFLOW_PORT)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/kedro mlflow ui --host $(HOST) --port $(MLFLOW_PORT)
 
 bench: install ## Time the training nodes against a plain reference loop
 	@test -f data/03_primary/fashion_mnist_train.parquet || $(BIN)/kedro run --pipelines ingestion

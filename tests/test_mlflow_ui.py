@@ -1,0 +1,34 @@
+"""`make mlflow-ui` serves the project's own MLflow store on the loopback address."""
+
+import os
+import shutil
+import signal
+import subprocess
+
+from tests.conftest import PROJECT_ROOT, _free_port, _wait_for, make_project_copy
+
+
+def test_make_mlflow_ui_serves_the_project_store_on_loopback(tmp_path):
+    project = make_project_copy(tmp_path / "project")
+    shutil.copy2(PROJECT_ROOT / "Makefile", project.path / "Makefile")
+    port = _free_port()
+    log = tmp_path / "mlflow-ui.log"
+    process = subprocess.Popen(
+        ["make", "mlflow-ui", f"VENV={PROJECT_ROOT / '.venv'}", f"MLFLOW_PORT={port}"],
+        cwd=project.path,
+        env=project.environment(),
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/health", process, log)
+
+        assert (project.path / "mlflow.db").is_file()
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
