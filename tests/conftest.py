@@ -18,7 +18,7 @@ import mlflow
 import pytest
 import yaml
 
-from tests.synthetic import idx_bytes, make_images, write_gz
+from tests.synthetic import idx_bytes, make_images, training_params, write_gz
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -126,17 +126,8 @@ def real_run(real_project) -> ProjectCopy:
     return project
 
 
-SYNTHETIC_TRAINING = {
-    "seed": 0,
-    "device": "cpu",
-    "batch_size": 32,
-    "lr": 0.5,
-    "num_epochs": 10,
-    "init_std": 0.01,
-    "weight_decay": 0.0,
-    "scratch": {},
-    "concise": {},
-}
+# Ten epochs, so that MLflow metric histories have ten steps per model.
+SYNTHETIC_TRAINING = training_params(batch_size=32, num_epochs=10)
 
 
 def make_synthetic_project(target: Path) -> ProjectCopy:

@@ -11,7 +11,7 @@ from fashion_mnist.pipelines.training.nodes import (
 )
 from fashion_mnist.softmax import linear_logits, to_features
 from fashion_mnist.tables import table_to_arrays
-from tests.synthetic import make_table
+from tests.synthetic import make_table, training_params
 
 TRAINERS = {"scratch": train_scratch, "concise": train_concise}
 
@@ -22,20 +22,7 @@ def tables():
 
 
 def _params(**overrides):
-    params = {
-        "seed": 0,
-        "device": "cpu",
-        "batch_size": 32,
-        "lr": 0.5,
-        "num_epochs": 5,
-        "init_std": 0.01,
-        "weight_decay": 0.0,
-        "standardize": False,
-        "scratch": {},
-        "concise": {},
-    }
-    params.update(overrides)
-    return params
+    return training_params(**{"batch_size": 32, "num_epochs": 5, **overrides})
 
 
 @pytest.mark.parametrize("name", TRAINERS)
