@@ -15,7 +15,7 @@ export KEDRO_DISABLE_TELEMETRY := 1
 export MPLBACKEND := Agg
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format viz viz-build mlflow-ui bench sweep clean
+.PHONY: help install run test lint format viz viz-build docs-picture mlflow-ui bench sweep clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -52,6 +52,10 @@ viz: install ## Serve kedro-viz on $(HOST):$(VIZ_PORT)
 
 viz-build: install ## Write kedro-viz as a static site under build/
 	$(BIN)/kedro viz build
+
+docs-picture: install ## Refresh docs/pipeline.png from the kedro-viz browser test's screenshot
+	$(BIN)/python -m pytest -q tests/test_viz.py
+	cp test-artifacts/kedro-viz.png docs/pipeline.png
 
 mlflow-ui: install ## Open the MLflow UI on the project's store, on $(HOST):$(MLFLOW_PORT)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/kedro mlflow ui --host $(HOST) --port $(MLFLOW_PORT)

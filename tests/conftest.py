@@ -42,6 +42,7 @@ class ProjectCopy:
 
     path: Path
     last_run: subprocess.CompletedProcess | None = None
+    first_outputs: Path | None = None
 
     @staticmethod
     def environment() -> dict[str, str]:

@@ -1,5 +1,7 @@
 """What one `kedro run` records in MLflow, read back with MlflowClient."""
 
+import shutil
+
 import mlflow
 import numpy as np
 import pandas as pd
@@ -21,8 +23,19 @@ EXPECTED_ARTIFACTS = {
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     project = make_synthetic_project(tmp_path_factory.mktemp("mlflow") / "project")
-    project.first = project.kedro("run")
+    project.kedro("run")
+    project.first_outputs = tmp_path_factory.mktemp("first-run") / "data"
+    shutil.copytree(project.path / "data", project.first_outputs)
     return project
+
+
+@pytest.fixture(scope="module")
+def first_outputs(project):
+    """The data folder as the first run left it, whatever order the tests run in.
+
+    Taken right after the first run, before any test runs kedro again.
+    """
+    return project.first_outputs
 
 
 @pytest.fixture(scope="module")
@@ -97,12 +110,12 @@ def test_one_run_records_params_tags_metric_histories_and_artifacts(project, cli
     assert_complete_run(client, first, epochs=SYNTHETIC_TRAINING["num_epochs"])
 
 
-def test_the_final_metrics_match_the_metrics_files(project, client):
+def test_the_final_metrics_match_the_metrics_files(first_outputs, client):
     run = _runs(client)[0]
 
     for model in MODELS:
         saved = pd.read_json(
-            project.path / f"data/08_reporting/{model}/metrics.json", typ="series"
+            first_outputs / f"08_reporting/{model}/metrics.json", typ="series"
         )
         assert run.data.metrics[f"{model}.final.test_acc"] == pytest.approx(
             saved["test_acc"]
@@ -113,10 +126,10 @@ def test_the_final_metrics_match_the_metrics_files(project, client):
 
 
 def test_both_models_load_with_pyfunc_and_predict_what_evaluation_predicted(
-    project, client
+    first_outputs, client
 ):
     run = _runs(client)[0]
-    test = pd.read_parquet(project.path / "data/03_primary/fashion_mnist_test.parquet")
+    test = pd.read_parquet(first_outputs / "03_primary/fashion_mnist_test.parquet")
     images = test[PIXEL_COLUMNS].to_numpy(dtype=np.uint8)
     mlflow.set_tracking_uri(client.tracking_uri)
 
@@ -127,7 +140,7 @@ def test_both_models_load_with_pyfunc_and_predict_what_evaluation_predicted(
         pyfunc = mlflow.pyfunc.load_model(logged[f"{model}_model"].model_uri)
         predicted = pyfunc.predict(images)
         expected = pd.read_parquet(
-            project.path / f"data/07_model_output/{model}/test_predictions.parquet"
+            first_outputs / f"07_model_output/{model}/test_predictions.parquet"
         )
         np.testing.assert_array_equal(predicted["class_index"], expected["predicted"])
         np.testing.assert_allclose(

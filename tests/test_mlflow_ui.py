@@ -14,7 +14,15 @@ def test_make_mlflow_ui_serves_the_project_store_on_loopback(tmp_path):
     port = _free_port()
     log = tmp_path / "mlflow-ui.log"
     process = subprocess.Popen(
-        ["make", "mlflow-ui", f"VENV={PROJECT_ROOT / '.venv'}", f"MLFLOW_PORT={port}"],
+        # -o install: use the project's .venv as it is, never reinstall from the copy.
+        [
+            "make",
+            "-o",
+            "install",
+            "mlflow-ui",
+            f"VENV={PROJECT_ROOT / '.venv'}",
+            f"MLFLOW_PORT={port}",
+        ],
         cwd=project.path,
         env=project.environment(),
         stdout=log.open("w"),

@@ -8,8 +8,12 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from fashion_mnist.pipelines.training.nodes import resolve_hyperparameters
+from fashion_mnist.pipelines.training.nodes import (
+    resolve_hyperparameters,
+    train_scratch,
+)
 from fashion_mnist.sweep import (
+    TRAINERS,
     Sweep,
     SweepConfig,
     SweepError,
@@ -18,6 +22,13 @@ from fashion_mnist.sweep import (
 )
 from tests.conftest import SYNTHETIC_TRAINING, make_synthetic_project
 from tests.synthetic import CLASS_NAMES, make_table
+
+
+@pytest.fixture(autouse=True)
+def in_tmp_path(tmp_path, monkeypatch):
+    """MLflow's embedded store puts artifacts in ./mlruns: keep them out of the repo."""
+    monkeypatch.chdir(tmp_path)
+
 
 SMALL_SPACE = {
     "lr": {"type": "float", "low": 0.05, "high": 1.0, "log": True},
@@ -152,12 +163,26 @@ def test_the_best_params_file_is_a_training_parameters_file_kedro_can_use(tmp_pa
     assert hyper.lr == result.best_params["lr"]
 
 
-def test_trials_never_see_the_test_split(tmp_path):
-    sweep = _sweep(_config(tmp_path, n_trials=1))
+def test_trials_see_only_the_validation_split_and_the_final_run_only_the_test(
+    tmp_path, monkeypatch
+):
+    sweep = _sweep(_config(tmp_path, n_trials=3))
+    scored_on = []
 
-    assert len(sweep.fit) + len(sweep.validation) == len(sweep.train)
+    def recording(train, test, params, on_epoch=None):
+        scored_on.append((len(train), id(test)))
+        return train_scratch(train, test, params, on_epoch=on_epoch)
+
+    monkeypatch.setitem(TRAINERS, "scratch", recording)
+
+    sweep.optimize()
+    sweep.finish()
+
+    trials, final = scored_on[:-1], scored_on[-1]
+    assert len(trials) == 3
+    assert all(scored == (len(sweep.fit), id(sweep.validation)) for scored in trials)
+    assert final == (len(sweep.train), id(sweep.test))
     assert (sweep.validation["label"].value_counts() == 10).all()
-    assert sweep.test is not sweep.validation
 
 
 def test_a_failing_trial_is_recorded_in_optuna_and_mlflow_and_the_study_goes_on(
@@ -202,14 +227,14 @@ def test_two_workers_share_one_postgresql_study_and_one_mlflow_server(
     ]  # fmt: skip
     workers = [
         subprocess.Popen(
-            command,
+            [*command, "--worker", str(worker)],
             cwd=project.path,
             env={**project.environment(), **env},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
-        for _ in range(2)
+        for worker in range(2)
     ]
     outputs = [w.communicate(timeout=900)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs

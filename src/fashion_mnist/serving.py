@@ -27,7 +27,16 @@ class SoftmaxRegressionModel(mlflow.pyfunc.PythonModel):
         )
 
     def predict(self, context, model_input, params=None):
-        pixels = np.asarray(model_input, dtype=np.uint8)
+        values = np.asarray(model_input)
+        if values.dtype.kind not in "iu" or (
+            values.size and (values.min() < 0 or values.max() > 255)
+        ):
+            raise ValueError(
+                "expected raw pixels: integers in 0..255 (uint8), got dtype "
+                f"{values.dtype}"
+                + (f" in {values.min()}..{values.max()}" if values.size else "")
+            )
+        pixels = values.astype(np.uint8)
         features = self.model["weight"].shape[1]
         if pixels.ndim != 2 or pixels.shape[1] != features:
             raise ValueError(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -151,6 +152,7 @@ class SweepConfig(BaseModel):
     n_trials: int = Field(24, ge=1)
     timeout_s: float | None = Field(None, gt=0)
     sampler_seed: int = 0
+    worker: int = Field(0, ge=0)
     validation: dict[str, int] = {"size": 10000, "seed": 0}
     pruner: dict[str, int] = {"n_startup_trials": 5, "n_warmup_steps": 3}
     output_dir: str = "data/08_reporting/sweep"
@@ -189,7 +191,11 @@ def open_study(config: SweepConfig) -> optuna.Study:
             storage=optuna.storages.RDBStorage(config.storage, heartbeat_interval=60),
             direction="maximize",
             load_if_exists=True,
-            sampler=optuna.samplers.TPESampler(seed=config.sampler_seed),
+            # Each worker its own seed, or they would all propose the same trials;
+            # the constant liar keeps concurrent workers away from running trials.
+            sampler=optuna.samplers.TPESampler(
+                seed=config.sampler_seed + config.worker, constant_liar=True
+            ),
             pruner=optuna.pruners.MedianPruner(**config.pruner),
         )
 
@@ -363,6 +369,7 @@ class Sweep:
 
     def optimize(self) -> None:
         """Run trials until the study holds ``n_trials`` finished ones (or time runs out)."""
+        optuna.storages.fail_stale_trials(self.study)  # trials of workers that died
         remaining = self.config.n_trials - self._finished()
         if remaining <= 0:
             return
@@ -420,7 +427,10 @@ class Sweep:
         output = Path(self.config.output_dir)
         output.mkdir(parents=True, exist_ok=True)
         best_params_path = output / "best_params.yml"
-        best_params_path.write_text(
+        partial = best_params_path.with_name(
+            f".{best_params_path.name}.{os.getpid()}.part"
+        )
+        partial.write_text(
             "# Best setting of the Optuna study "
             f"{self.config.study_name!r} (validation accuracy {best.value:.4f}, "
             f"test accuracy {test_acc:.4f}).\n"
@@ -428,6 +438,7 @@ class Sweep:
             " && kedro run --env tuned\n"
             + yaml.safe_dump({"training": dict(best.params)}, sort_keys=True)
         )
+        partial.replace(best_params_path)  # two workers finishing together never mix
         figures = self._figures(output)
         run = self.parent_run_id
         self.client.log_batch(
@@ -505,7 +516,14 @@ def main(argv: list[str] | None = None) -> SweepResult | None:
     parser.add_argument("--timeout-s", type=float)
     parser.add_argument("--storage", help="Optuna RDB storage URL")
     parser.add_argument("--study-name")
+    parser.add_argument(
+        "--worker",
+        type=int,
+        help="this worker's number (0, 1, …): seeds its sampler apart",
+    )
     args = parser.parse_args(argv)
+    # Relative paths in conf (optuna.db, mlflow.db, data/) are the project's.
+    os.chdir(args.project.resolve())
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
@@ -520,6 +538,7 @@ def main(argv: list[str] | None = None) -> SweepResult | None:
             "timeout_s": args.timeout_s,
             "storage": args.storage,
             "study_name": args.study_name,
+            "worker": args.worker,
         }.items()
         if value is not None
     }

@@ -6,7 +6,7 @@ from functools import partial
 import pytest
 from kedro.io import DatasetError
 
-from fashion_mnist.datasets import VerifiedIDXDataset
+from fashion_mnist.datasets import VerifiedIDXDataset, idx_dataset
 from tests.synthetic import idx_bytes, make_images, write_gz
 
 FILE = "train-labels-idx1-ubyte.gz"
@@ -204,3 +204,38 @@ def test_an_interrupted_download_leaves_no_partial_file(tmp_path, content, monke
 def test_the_dataset_is_read_only(tmp_path):
     with pytest.raises(DatasetError, match="read-only"):
         _dataset(tmp_path, "0" * 32).save(b"IDX")
+
+
+def test_a_cached_file_with_damaged_compressed_data_is_replaced(tmp_path, content):
+    md5 = write_gz(tmp_path / "local" / FILE, content)
+    cached = tmp_path / "cache" / FILE
+    write_gz(cached, content)
+    damaged = bytearray(cached.read_bytes())
+    damaged[12:20] = b"\xff" * 8  # inside the deflate stream, past the gzip header
+    cached.write_bytes(bytes(damaged))
+
+    loaded = _dataset(tmp_path, md5, local_dirs=[str(tmp_path / "local")]).load()
+
+    assert loaded.content == content
+    assert gzip.decompress(cached.read_bytes()) == content
+
+
+def test_an_unreadable_local_file_is_skipped_for_the_next_source(
+    tmp_path, content, monkeypatch
+):
+    md5 = write_gz(tmp_path / "locked" / FILE, content)
+    write_gz(tmp_path / "open" / FILE, content)
+
+    real_copy = idx_dataset._copy_file
+
+    def copy(source, target):
+        if "locked" in str(source):
+            raise PermissionError(13, "Permission denied", str(source))
+        real_copy(source, target)
+
+    monkeypatch.setattr(idx_dataset, "_copy_file", copy)
+    dataset = _dataset(
+        tmp_path, md5, local_dirs=[str(tmp_path / "locked"), str(tmp_path / "open")]
+    )
+
+    assert dataset.load().content == content

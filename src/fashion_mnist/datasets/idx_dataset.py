@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import logging
 import os
 import shutil
@@ -11,6 +12,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,7 +179,7 @@ class VerifiedIDXDataset(AbstractDataset[None, IDXFile]):
         try:
             with gzip.open(gz_path, "rb") as stream:
                 content = stream.read()
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise _SourceFailed(f"not a readable gzip file ({exc})") from exc
         digest = hashlib.md5(content, usedforsecurity=False).hexdigest()
         if digest != self._md5:
@@ -199,7 +201,14 @@ class VerifiedIDXDataset(AbstractDataset[None, IDXFile]):
     def _from_file(self, path: Path) -> bytes:
         if not path.is_file():
             raise _SourceFailed("no such file")
-        return self._store(lambda out: _copy_file(path, out))
+
+        def copy(out: Path) -> None:
+            try:
+                _copy_file(path, out)
+            except OSError as exc:  # unreadable source, or a full disk
+                raise _SourceFailed(f"copy failed ({exc})") from exc
+
+        return self._store(copy)
 
     def _from_url(self, url: str) -> bytes:
         def download(out: Path) -> None:
@@ -207,8 +216,12 @@ class VerifiedIDXDataset(AbstractDataset[None, IDXFile]):
                 with urllib.request.urlopen(url, timeout=self._timeout) as response:
                     total = int(response.headers.get("Content-Length") or 0) or None
                     _copy_stream(response, out, total, desc=self._filename)
-            except OSError as exc:  # URLError, HTTPError and timeouts are OSErrors
-                raise _SourceFailed(f"download failed ({exc})") from exc
+            # URLError, HTTPError and timeouts are OSErrors; a broken or
+            # malformed response raises HTTPException or ValueError.
+            except (OSError, http.client.HTTPException, ValueError) as exc:
+                raise _SourceFailed(
+                    f"download failed ({type(exc).__name__}: {exc})"
+                ) from exc
 
         started = time.perf_counter()
         content = self._store(download)

@@ -108,3 +108,12 @@ def test_flatten_split_rejects_swapped_files(split):
 
     with pytest.raises(ValueError, match=r"labels-idx1-ubyte\.gz: expected images"):
         flatten_split(labels_file, images_file, CLASS_NAMES)
+
+
+def test_flatten_split_rejects_negative_labels(split):
+    images_file = split[0]
+    labels = np.array([-1] * 50, dtype=np.int8)
+    content = struct.pack(">HBBI", 0, 0x09, 1, 50) + labels.tobytes()
+
+    with pytest.raises(ValueError, match=r"neg\.idx: label -1 is out of range"):
+        flatten_split(images_file, IDXFile("neg.idx", content), CLASS_NAMES)

@@ -107,9 +107,14 @@ def flatten_split(
             f"{labels_file.name} holds {len(labels)} labels; both files must "
             "come from the same split."
         )
-    if len(labels) and int(labels.max()) >= len(class_names):
+    if images.dtype != np.uint8:
         raise ValueError(
-            f"{labels_file.name}: label {int(labels.max())} is out of range for "
+            f"{images_file.name}: expected uint8 pixels, the header declares {images.dtype}."
+        )
+    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= len(class_names)):
+        bad = int(labels.min()) if int(labels.min()) < 0 else int(labels.max())
+        raise ValueError(
+            f"{labels_file.name}: label {bad} is out of range for "
             f"the {len(class_names)} classes in parameter 'class_names'."
         )
     table = pd.DataFrame(images.reshape(len(images), -1), columns=PIXEL_COLUMNS)

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -90,18 +91,19 @@ def resolve_hyperparameters(params: dict[str, Any], model: str) -> Hyperparamete
             )
             for name in MODELS
         }
-        for hyper in resolved.values():
-            resolve_device(hyper.device)
     except ValidationError as exc:
         problems = "; ".join(
             f"training.{'.'.join(map(str, err['loc']))} = {err.get('input')!r}: {err['msg']}"
             for err in exc.errors()
         )
         raise ValueError(f"Invalid training parameters: {problems}") from None
-    except ValueError as exc:
-        raise ValueError(
-            f"Invalid training parameters: training.device: {exc}"
-        ) from None
+    for name, hyper in resolved.items():
+        try:
+            resolve_device(hyper.device)
+        except ValueError as exc:
+            overridden = getattr(parsed, name).device is not None
+            where = f"training.{name}.device" if overridden else "training.device"
+            raise ValueError(f"Invalid training parameters: {where}: {exc}") from None
     return resolved[model]
 
 
@@ -337,7 +339,7 @@ def split_validation(
             f"validation size must be between 1 and {len(train) - 1}, got {size}"
         )
     generator = torch.Generator().manual_seed(seed)
-    labels = torch.as_tensor(train[LABEL_COLUMN].to_numpy())
+    labels = torch.tensor(train[LABEL_COLUMN].to_numpy(dtype=np.int64))
     classes = torch.unique(labels)
     per_class = [
         size // len(classes) + (i < size % len(classes)) for i in range(len(classes))
