@@ -50,6 +50,12 @@ from fashion_mnist.pipelines.training.nodes import (
 logger = logging.getLogger(__name__)
 
 TRAINERS: dict[str, Callable] = {"scratch": train_scratch, "concise": train_concise}
+# A trial that counts towards n_trials, whichever way it ended.
+FINISHED_STATES = (
+    optuna.trial.TrialState.COMPLETE,
+    optuna.trial.TrialState.PRUNED,
+    optuna.trial.TrialState.FAIL,
+)
 SEARCHABLE = sorted(set(Hyperparameters.model_fields) - {"seed", "device"})
 
 
@@ -360,12 +366,7 @@ class Sweep:
         return metrics["test_acc"]
 
     def _finished(self) -> int:
-        states = (
-            optuna.trial.TrialState.COMPLETE,
-            optuna.trial.TrialState.PRUNED,
-            optuna.trial.TrialState.FAIL,
-        )
-        return len(self.study.get_trials(deepcopy=False, states=states))
+        return len(self.study.get_trials(deepcopy=False, states=FINISHED_STATES))
 
     def optimize(self) -> None:
         """Run trials until the study holds ``n_trials`` finished ones (or time runs out)."""
@@ -380,12 +381,7 @@ class Sweep:
             catch=(Exception,),
             callbacks=[
                 optuna.study.MaxTrialsCallback(
-                    self.config.n_trials,
-                    states=(
-                        optuna.trial.TrialState.COMPLETE,
-                        optuna.trial.TrialState.PRUNED,
-                        optuna.trial.TrialState.FAIL,
-                    ),
+                    self.config.n_trials, states=FINISHED_STATES
                 )
             ],
             gc_after_trial=False,

@@ -244,10 +244,11 @@ def train_scratch(
     fit = _Fit(train, test, hyper, "scratch")
     W = _init_weight(fit.generator, hyper.init_std).to(fit.device)
     b = torch.zeros(10, device=fit.device)
+    model = {"weight": W, "bias": b}  # the same tensors, updated in place
     lr, decay = hyper.lr, hyper.weight_decay
 
     def step(X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = linear_logits({"weight": W, "bias": b}, X)
+        logits = linear_logits(model, X)
         log_p = log_softmax(logits)
         loss = nll(log_p, y)
         delta = log_p.exp_()  # softmax(logits), reusing the log-sum-exp above
@@ -262,9 +263,7 @@ def train_scratch(
         b.sub_(lr * grad_b)
         return logits, loss
 
-    history = fit.run(
-        step, lambda X: linear_logits({"weight": W, "bias": b}, X), on_epoch
-    )
+    history = fit.run(step, lambda X: linear_logits(model, X), on_epoch)
     return fit.export(W, b), history
 
 
