@@ -90,6 +90,10 @@ def test_the_search_space_parses_into_one_dimension_per_parameter():
         ({"lr": {"type": "uniform", "low": 0.1, "high": 1}}, r"type must be float, int or categorical, got 'uniform'"),
         ({"batch_size": {"type": "categorical", "choices": [0, 64]}}, r"batch_size: value 0 is invalid: Input should be greater than 0"),
         ({}, r"search_space is empty"),
+        ({"lr": {"type": "float", "low": "abc", "high": 1.0}}, r"sweep\.search_space\.lr\.low = 'abc': must be a number"),
+        ({"num_epochs": {"type": "int", "low": 2, "high": [9]}}, r"sweep\.search_space\.num_epochs\.high = \[9\]: must be a number"),
+        ({"lr": 0.1}, r"sweep\.search_space\.lr = 0\.1: must be a mapping"),
+        ({"batch_size": {"type": "categorical", "choices": "64"}}, r"sweep\.search_space\.batch_size\.choices = '64': must be a list"),
     ],
 )  # fmt: skip
 def test_a_bad_search_space_is_a_clear_error(space, message):

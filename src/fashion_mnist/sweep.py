@@ -95,7 +95,8 @@ def parse_search_space(space: dict[str, dict[str, Any]]) -> list[Dimension]:
         One :class:`Dimension` per entry.
 
     Raises:
-        SweepError: Naming the entry, for an unknown parameter or type, an empty
+        SweepError: Naming the entry, for an entry that is not a mapping, an
+            unknown parameter or type, a bound that is not a number, an empty
             range (``low >= high``, no choices), a log range that is not
             positive, or a value that training would reject.
     """
@@ -110,27 +111,18 @@ def parse_search_space(space: dict[str, dict[str, Any]]) -> list[Dimension]:
             raise SweepError(
                 f"{where}: unknown parameter; searchable ones are {SEARCHABLE}"
             )
-        kind = (spec or {}).get("type")
-        if kind in ("float", "int"):
-            low, high, log = (
-                spec.get("low"),
-                spec.get("high"),
-                bool(spec.get("log", False)),
+        if not isinstance(spec, dict):
+            raise SweepError(
+                f"{where} = {spec!r}: must be a mapping, e.g. "
+                "{type: float, low: 0.01, high: 1.0} or {type: categorical, choices: [...]}"
             )
-            if low is None or high is None or not low < high:
-                raise SweepError(
-                    f"{where}: empty range low={low}, high={high}; need low < high"
-                )
-            if log and low <= 0:
-                raise SweepError(f"{where}: a log range needs low > 0, got low={low}")
-            dimension = Dimension(name, kind, float(low), float(high), log)
-            samples = [low, high]
+        kind = spec.get("type")
+        if kind in ("float", "int"):
+            dimension = _range_dimension(name, kind, spec, where)
+            samples = [spec["low"], spec["high"]]  # as written: int stays int
         elif kind == "categorical":
-            choices = tuple(spec.get("choices") or ())
-            if not choices:
-                raise SweepError(f"{where}: no choices")
-            dimension = Dimension(name, kind, choices=choices)
-            samples = list(choices)
+            dimension = _categorical_dimension(name, spec, where)
+            samples = list(dimension.choices)
         else:
             raise SweepError(
                 f"{where}: type must be float, int or categorical, got {kind!r}"
@@ -145,6 +137,41 @@ def parse_search_space(space: dict[str, dict[str, Any]]) -> list[Dimension]:
                 ) from None
         dimensions.append(dimension)
     return dimensions
+
+
+def _bound(spec: dict[str, Any], key: str, where: str) -> float | int | None:
+    """``spec[key]`` when it is a number (or absent); a clear error otherwise."""
+    value = spec.get(key)
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int | float)
+    ):
+        raise SweepError(f"{where}.{key} = {value!r}: must be a number")
+    return value
+
+
+def _range_dimension(
+    name: str, kind: Literal["float", "int"], spec: dict[str, Any], where: str
+) -> Dimension:
+    """A float or int dimension from ``low``, ``high`` and ``log``."""
+    low, high = _bound(spec, "low", where), _bound(spec, "high", where)
+    log = bool(spec.get("log", False))
+    if low is None or high is None or not low < high:
+        raise SweepError(
+            f"{where}: empty range low={low}, high={high}; need low < high"
+        )
+    if log and low <= 0:
+        raise SweepError(f"{where}: a log range needs low > 0, got low={low}")
+    return Dimension(name, kind, float(low), float(high), log)
+
+
+def _categorical_dimension(name: str, spec: dict[str, Any], where: str) -> Dimension:
+    """A categorical dimension from its non-empty list of ``choices``."""
+    choices = spec.get("choices") or ()
+    if not isinstance(choices, list | tuple):
+        raise SweepError(f"{where}.choices = {choices!r}: must be a list of values")
+    if not choices:
+        raise SweepError(f"{where}: no choices")
+    return Dimension(name, "categorical", choices=tuple(choices))
 
 
 class SweepConfig(BaseModel):

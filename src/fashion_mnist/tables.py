@@ -10,25 +10,31 @@ LABEL_COLUMN = "label"
 PIXEL_COLUMNS = [f"pixel_{i:03d}" for i in range(IMAGE_SHAPE[0] * IMAGE_SHAPE[1])]
 
 
-def table_to_arrays(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def table_to_arrays(
+    table: pd.DataFrame, name: str = "table"
+) -> tuple[np.ndarray, np.ndarray]:
     """Split a flattened table into its pixel matrix and its label vector.
 
+    Nothing is cast: a table whose pixels are not ``uint8`` (floats in 0–1, say)
+    or whose labels are not ``int64`` in 0..9 is refused, not converted.
+
     Args:
-        table: One row per image: ``label`` and ``pixel_000`` … ``pixel_783``.
+        table: One row per image: ``label`` (``int64`` in 0..9) and
+            ``pixel_000`` … ``pixel_783`` (``uint8``), nothing else.
+        name: The table's name in error messages.
 
     Returns:
         ``X`` of shape (n, 784), ``uint8`` in 0–255, and ``y`` of shape (n,), ``int64``.
 
     Raises:
-        ValueError: When a column is missing.
+        fashion_mnist.contracts.TableContractError: When the table breaks the
+            contract (a ``ValueError`` naming the table and the failed check).
     """
-    missing = [c for c in [LABEL_COLUMN, *PIXEL_COLUMNS] if c not in table.columns]
-    if missing:
-        raise ValueError(
-            f"The table lacks {len(missing)} expected column(s), e.g. {missing[:3]}; "
-            "it must come from the ingestion pipeline (label, pixel_000 … pixel_783)."
-        )
+    # Imported here: contracts imports this module's column names.
+    from fashion_mnist.contracts import check_table  # noqa: PLC0415
+
+    check_table(table, name)
     # Writable copies where pandas hands out read-only views (copy-on-write).
-    X = np.require(table[PIXEL_COLUMNS].to_numpy(dtype=np.uint8), requirements="CW")
-    y = np.require(table[LABEL_COLUMN].to_numpy(dtype=np.int64), requirements="W")
+    X = np.require(table[PIXEL_COLUMNS].to_numpy(), requirements="CW")
+    y = np.require(table[LABEL_COLUMN].to_numpy(), requirements="W")
     return X, y

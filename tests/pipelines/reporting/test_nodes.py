@@ -6,6 +6,7 @@ import pytest
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
+from fashion_mnist.contracts import ParameterContractError, TableContractError
 from fashion_mnist.datasets import FigureDataset
 from fashion_mnist.pipelines.reporting.nodes import (
     ThresholdGateError,
@@ -163,6 +164,48 @@ def test_the_saved_prediction_grid_is_figsize_times_dpi_and_not_blank(
     assert image[..., :3].std() > 0.1
 
 
+def test_a_grid_of_more_than_100_images_fails_fast_naming_rows_cols_and_the_limit(
+    test_table, predictions
+):
+    with pytest.raises(
+        ParameterContractError,
+        match=r"reporting\.prediction_grid\.rows × cols = 1000 × 8 = 8000 images, "
+        r"more than the limit of 100",
+    ):
+        plot_prediction_grid(test_table, predictions, CLASS_NAMES, _grid(rows=1000))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"rows": 0},
+            r"reporting\.prediction_grid\.rows = 0: Input should be greater than or equal to 1",
+        ),
+        (
+            {"dpi": 1000},
+            r"reporting\.prediction_grid\.dpi = 1000: Input should be less than or equal to 300",
+        ),
+        (
+            {"colums": 4},
+            r"reporting\.prediction_grid\.colums = 4: Extra inputs are not permitted",
+        ),
+    ],
+)
+def test_a_bad_grid_parameter_is_named_with_its_value(
+    test_table, predictions, change, message
+):
+    with pytest.raises(ParameterContractError, match=message):
+        plot_prediction_grid(test_table, predictions, CLASS_NAMES, _grid(**change))
+
+
+def test_the_grid_refuses_a_test_table_of_float_pixels(test_table, predictions):
+    floats = test_table[[LABEL_COLUMN]].join(test_table.iloc[:, 1:] / 255)
+
+    with pytest.raises(TableContractError, match=r"'pixel_000' has dtype float64"):
+        plot_prediction_grid(floats, predictions, CLASS_NAMES, _grid())
+
+
 # ---------------------------------------------------------------- learning curves
 def test_learning_curves_plot_the_loss_then_both_accuracies_per_epoch(tmp_path):
     history = _history()
@@ -312,8 +355,8 @@ def test_on_failure_warn_logs_the_failures_instead_of_raising(caplog):
 
 def test_an_unknown_on_failure_is_a_clear_error():
     with pytest.raises(
-        ValueError,
-        match=r"evaluation\.on_failure must be 'raise' or 'warn', got 'ignore'",
+        ParameterContractError,
+        match=r"evaluation\.on_failure = 'ignore': Input should be 'raise' or 'warn'",
     ):
         check_thresholds(
             _comparison(), {"thresholds": THRESHOLDS, "on_failure": "ignore"}
@@ -324,15 +367,37 @@ def test_missing_thresholds_are_named_in_a_clear_error():
     thresholds = {k: v for k, v in THRESHOLDS.items() if k != "min_test_acc"}
 
     with pytest.raises(
-        ValueError, match=r"evaluation\.thresholds lacks \['min_test_acc'\]"
+        ParameterContractError,
+        match=r"evaluation\.thresholds\.min_test_acc is missing",
     ):
         check_thresholds(_comparison(), {"thresholds": thresholds})
 
 
 def test_no_thresholds_at_all_names_every_bound():
-    with pytest.raises(
-        ValueError,
-        match=r"lacks \['max_train_loss', 'min_train_acc', 'max_train_acc', "
-        r"'min_test_acc', 'max_test_acc'\]",
-    ):
+    with pytest.raises(ParameterContractError) as raised:
         check_thresholds(_comparison(), {"on_failure": "raise"})
+
+    assert raised.value.problems == [
+        f"evaluation.thresholds.{bound} is missing" for bound in THRESHOLDS
+    ]
+
+
+def test_a_threshold_that_is_not_a_number_is_named_with_its_value():
+    thresholds = {**THRESHOLDS, "min_test_acc": "abc"}
+
+    with pytest.raises(
+        ParameterContractError,
+        match=r"evaluation\.thresholds\.min_test_acc = 'abc': Input should be a valid number",
+    ):
+        check_thresholds(_comparison(), {"thresholds": thresholds})
+
+
+def test_a_minimum_above_its_maximum_is_a_clear_error_before_any_check():
+    thresholds = {**THRESHOLDS, "min_test_acc": 0.9, "max_test_acc": 0.8}
+
+    with pytest.raises(
+        ParameterContractError,
+        match=r"evaluation\.thresholds\.max_test_acc = 0\.8: must be at least "
+        r"min_test_acc \(0\.9\)",
+    ):
+        check_thresholds(_comparison(), {"thresholds": thresholds})

@@ -2,8 +2,10 @@ import pandas as pd
 import pytest
 import torch
 
+from fashion_mnist.contracts import TableContractError
 from fashion_mnist.pipelines.training.nodes import (
     HISTORY_COLUMNS,
+    TrainingDivergedError,
     resolve_hyperparameters,
     split_validation,
     train_concise,
@@ -192,6 +194,46 @@ def test_on_epoch_sees_every_history_row_and_can_stop_training(tables, name):
 
     assert [row["epoch"] for row in seen] == [1, 2]
     assert set(seen[0]) == set(HISTORY_COLUMNS)
+
+
+@pytest.mark.parametrize("name", TRAINERS)
+def test_a_huge_learning_rate_stops_training_at_the_epoch_that_diverged(tables, name):
+    seen = []
+
+    # lr 1e38 overflows float32 in the first steps: the first epoch's loss is not finite.
+    with pytest.raises(
+        TrainingDivergedError,
+        match=rf"{name}: training diverged at epoch 1 \(train loss (nan|inf)\): "
+        rf"lower training\.lr \(now 1e\+38\) or training\.{name}\.lr",
+    ):
+        TRAINERS[name](*tables, _params(lr=1e38), on_epoch=seen.append)
+
+    assert seen == []
+
+
+def test_weights_that_overflow_while_the_loss_is_still_finite_stop_training(tables):
+    # One batch per epoch: its loss is computed before the step that overflows
+    # the weights (lr 1e39 is infinite in float32; torch's SGD refuses it outright).
+    params = _params(lr=1e39, batch_size=300, num_epochs=1)
+
+    with pytest.raises(
+        TrainingDivergedError,
+        match=r"scratch: training diverged at epoch 1 \(train loss 2\.3\d*, weights "
+        r"not finite\): lower training\.lr \(now 1e\+39\)",
+    ):
+        train_scratch(*tables, params)
+
+
+@pytest.mark.parametrize("name", TRAINERS)
+def test_float_pixels_are_refused_before_training_instead_of_cast(tables, name):
+    train, test = tables
+    floats = train[["label"]].join(train.iloc[:, 1:] / 255)
+
+    with pytest.raises(
+        TableContractError,
+        match=r"(?s)Table 'train' .*column 'pixel_000' has dtype float64, expected uint8",
+    ):
+        TRAINERS[name](floats, test, _params())
 
 
 @pytest.mark.parametrize("seed", [0, 1])

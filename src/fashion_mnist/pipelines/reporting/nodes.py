@@ -9,21 +9,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from fashion_mnist.contracts import EvaluationParams, PredictionGrid, parse_parameters
 from fashion_mnist.tables import IMAGE_SHAPE, table_to_arrays
 
 logger = logging.getLogger(__name__)
 
 WRONG_COLOR = "tab:red"
 RIGHT_COLOR = "black"
-
-
-_BOUNDS = (
-    "max_train_loss",
-    "min_train_acc",
-    "max_train_acc",
-    "min_test_acc",
-    "max_test_acc",
-)
 
 
 class ThresholdGateError(RuntimeError):
@@ -42,25 +34,27 @@ def plot_prediction_grid(
         test: Test table: ``label`` and 784 ``uint8`` pixel columns.
         predictions: ``label`` and ``predicted`` per test image, same order.
         class_names: The class names, in label order.
-        grid: ``rows`` and ``cols`` (images shown: the first rows×cols),
-            ``only_misclassified`` (show only wrong predictions), ``dpi``.
+        grid: ``rows`` and ``cols`` (images shown: the first rows×cols, at
+            most 100), ``only_misclassified`` (show only wrong predictions),
+            ``dpi`` (50–300).
 
     Returns:
         A figure with rows×cols axes; each title is ``"<true>\\n<predicted>"``,
         red where the prediction is wrong.
+
+    Raises:
+        fashion_mnist.contracts.ParameterContractError: Naming each bad
+            ``reporting.prediction_grid`` parameter, before any drawing.
     """
-    rows, cols = int(grid["rows"]), int(grid["cols"])
-    X, y = table_to_arrays(test)
+    spec = parse_parameters(PredictionGrid, grid, "reporting.prediction_grid")
+    rows, cols = spec.rows, spec.cols
+    X, y = table_to_arrays(test, "test")
     predicted = predictions["predicted"].to_numpy()
     candidates = (
-        np.flatnonzero(predicted != y)
-        if grid.get("only_misclassified")
-        else np.arange(len(y))
+        np.flatnonzero(predicted != y) if spec.only_misclassified else np.arange(len(y))
     )
     shown = candidates[: rows * cols]
-    fig = Figure(
-        figsize=(1.6 * cols, 2.0 * rows), dpi=grid.get("dpi", 100), layout="constrained"
-    )
+    fig = Figure(figsize=(1.6 * cols, 2.0 * rows), dpi=spec.dpi, layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     for ax, i in zip(axes, shown, strict=False):
         ax.imshow(X[i].reshape(IMAGE_SHAPE), cmap="gray_r", vmin=0, vmax=255)
@@ -182,26 +176,17 @@ def check_thresholds(
     Raises:
         ThresholdGateError: Listing every failed check (model, metric, value,
             bound), when ``on_failure`` is ``raise``.
-        ValueError: When ``on_failure`` is neither ``raise`` nor ``warn``.
+        fashion_mnist.contracts.ParameterContractError: Naming each bad
+            ``evaluation`` parameter (a ``ValueError``).
     """
-    on_failure = evaluation.get("on_failure", "raise")
-    if on_failure not in ("raise", "warn"):
-        raise ValueError(
-            f"evaluation.on_failure must be 'raise' or 'warn', got {on_failure!r}"
-        )
-    bounds = evaluation.get("thresholds") or {}
-    missing = [k for k in _BOUNDS if k not in bounds]
-    if missing:
-        raise ValueError(
-            f"evaluation.thresholds lacks {missing}; set them in "
-            "conf/base/parameters_evaluation.yml"
-        )
+    params = parse_parameters(EvaluationParams, evaluation, "evaluation")
+    on_failure, bounds = params.on_failure, params.thresholds
     checks = [
-        ("train_loss", "<", bounds["max_train_loss"]),
-        ("train_acc", ">", bounds["min_train_acc"]),
-        ("train_acc", "<=", bounds["max_train_acc"]),
-        ("test_acc", ">", bounds["min_test_acc"]),
-        ("test_acc", "<=", bounds["max_test_acc"]),
+        ("train_loss", "<", bounds.max_train_loss),
+        ("train_acc", ">", bounds.min_train_acc),
+        ("train_acc", "<=", bounds.max_train_acc),
+        ("test_acc", ">", bounds.min_test_acc),
+        ("test_acc", "<=", bounds.max_test_acc),
     ]
     passes = {"<": float.__lt__, ">": float.__gt__, "<=": float.__le__}
     logger.info(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import nn
 from tqdm.auto import tqdm
 
+from fashion_mnist.models import MODELS
 from fashion_mnist.softmax import (
     linear_logits,
     log_softmax,
@@ -26,7 +28,10 @@ from fashion_mnist.tables import LABEL_COLUMN, table_to_arrays
 logger = logging.getLogger(__name__)
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "test_acc"]
-MODELS = ("scratch", "concise")
+
+
+class TrainingDivergedError(RuntimeError):
+    """The train loss or the weights stopped being finite numbers."""
 
 
 class Hyperparameters(BaseModel):
@@ -121,8 +126,8 @@ class _Fit:
         self.hyper = hyper
         self.name = name
         self.device = resolve_device(hyper.device)
-        X, y = table_to_arrays(train)
-        X_test, y_test = table_to_arrays(test)
+        X, y = table_to_arrays(train, "train")
+        X_test, y_test = table_to_arrays(test, "test")
         self.X = to_features(X, self.device)
         self.y = torch.as_tensor(y, device=self.device)
         self.X_test = to_features(X_test, self.device)
@@ -153,6 +158,7 @@ class _Fit:
         self,
         step: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
         predict: Callable[[torch.Tensor], torch.Tensor],
+        weights: Sequence[torch.Tensor],
         on_epoch: Callable[[dict[str, float]], None] | None = None,
     ) -> pd.DataFrame:
         """Train for ``num_epochs`` with ``step``, which updates the parameters on
@@ -163,6 +169,10 @@ class _Fit:
 
         Returns:
             The per-epoch history: epoch, train loss, train accuracy, test accuracy.
+
+        Raises:
+            TrainingDivergedError: At the first epoch whose train loss or
+                ``weights`` are not finite.
         """
         n, batch_size, epochs = (
             len(self.y),
@@ -205,12 +215,29 @@ class _Fit:
                 row["train_acc"],
                 row["test_acc"],
             )
+            self._check_finite(epoch, row["train_loss"], weights)
             bar.set_postfix(
                 loss=f"{row['train_loss']:.4f}", test_acc=f"{row['test_acc']:.4f}"
             )
             if on_epoch is not None:
                 on_epoch(row)
         return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+
+    def _check_finite(
+        self, epoch: int, train_loss: float, weights: Sequence[torch.Tensor]
+    ) -> None:
+        """Stop at the epoch that diverged; once per epoch, one sync for the weights."""
+        loss_ok = math.isfinite(train_loss)
+        # A last step can overflow the weights while the epoch's loss is still finite.
+        if loss_ok and torch.stack([torch.isfinite(w).all() for w in weights]).all():
+            return
+        what = f"train loss {train_loss:.4g}" + (
+            ", weights not finite" if loss_ok else ""
+        )
+        raise TrainingDivergedError(
+            f"{self.name}: training diverged at epoch {epoch} ({what}): lower "
+            f"training.lr (now {self.hyper.lr:g}) or training.{self.name}.lr"
+        )
 
 
 def train_scratch(
@@ -239,6 +266,12 @@ def train_scratch(
     Returns:
         The model (``weight`` (10, 784) and ``bias`` (10,), ``float32`` on the
         CPU) and the history table (epoch, train_loss, train_acc, test_acc).
+
+    Raises:
+        ValueError: Naming each invalid parameter, or a table that breaks the
+            table contract.
+        TrainingDivergedError: When the loss or the weights stop being finite,
+            naming the epoch and the learning rate to lower.
     """
     hyper = resolve_hyperparameters(params, "scratch")
     fit = _Fit(train, test, hyper, "scratch")
@@ -263,7 +296,7 @@ def train_scratch(
         b.sub_(lr * grad_b)
         return logits, loss
 
-    history = fit.run(step, lambda X: linear_logits(model, X), on_epoch)
+    history = fit.run(step, lambda X: linear_logits(model, X), (W, b), on_epoch)
     return fit.export(W, b), history
 
 
@@ -288,6 +321,12 @@ def train_concise(
     Returns:
         The model (``weight`` (10, 784) and ``bias`` (10,), ``float32`` on the
         CPU) and the history table (epoch, train_loss, train_acc, test_acc).
+
+    Raises:
+        ValueError: Naming each invalid parameter, or a table that breaks the
+            table contract.
+        TrainingDivergedError: When the loss or the weights stop being finite,
+            naming the epoch and the learning rate to lower.
     """
     hyper = resolve_hyperparameters(params, "concise")
     fit = _Fit(train, test, hyper, "concise")
@@ -310,7 +349,7 @@ def train_concise(
         optimizer.step()
         return logits.detach(), loss.detach()
 
-    history = fit.run(step, net, on_epoch)
+    history = fit.run(step, net, (linear.weight, linear.bias), on_epoch)
     return fit.export(linear.weight, linear.bias), history
 
 
