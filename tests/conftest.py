@@ -52,7 +52,11 @@ class ProjectCopy:
         return env
 
     def kedro(
-        self, *args: str, check: bool = True, env: dict[str, str] | None = None
+        self,
+        *args: str,
+        check: bool = True,
+        env: dict[str, str] | None = None,
+        timeout: float = 1200,
     ) -> subprocess.CompletedProcess:
         """Run `kedro ARGS` in the copy and return the finished process.
 
@@ -67,7 +71,7 @@ class ProjectCopy:
             env=env,
             capture_output=True,
             text=True,
-            timeout=1200,
+            timeout=timeout,
         )
         if check and result.returncode != 0:
             raise AssertionError(

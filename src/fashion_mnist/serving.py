@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
@@ -9,22 +11,29 @@ import torch
 
 from fashion_mnist.softmax import linear_logits, softmax, to_features
 
+# MLflow warns at class creation that `predict` lacks type hints; hints would
+# make MLflow replace the uint8 tensor signature that the input example gives.
+warnings.filterwarnings(
+    "ignore", message=r".*Add type hints to the `predict` method", category=UserWarning
+)
+
 
 class SoftmaxRegressionModel(mlflow.pyfunc.PythonModel):
     """Predict classes and probabilities from flattened ``uint8`` images.
 
     Input: shape (n, 784), ``uint8`` pixels 0–255 (a NumPy array, or a table
     with 784 columns). Output: a table with ``class_index`` (``int64``) and
-    ``proba_0`` … ``proba_9``. The weights come from the ``state_dict``
-    artifact, the same ``.pt`` file the catalog saves under ``data/06_models/``.
+    ``proba_0`` … ``proba_9``. The weights come from the ``weights``
+    artifact, the same safetensors file the catalog saves under
+    ``data/06_models/``; its checksum is verified on load.
     """
 
     # No type hints on these two methods: MLflow would read them as a schema.
     # The signature comes from the input example given when the model is logged.
     def load_context(self, context):
-        self.model = torch.load(
-            context.artifacts["state_dict"], map_location="cpu", weights_only=True
-        )
+        from fashion_mnist.datasets.model_dataset import SoftmaxModelDataset
+
+        self.model = SoftmaxModelDataset(filepath=context.artifacts["weights"]).load()
 
     def predict(self, context, model_input, params=None):
         values = np.asarray(model_input)

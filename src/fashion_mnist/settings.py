@@ -1,14 +1,30 @@
 """Project settings: the project's hooks and how configuration is loaded."""
 
+import os
 from pathlib import Path
 
 from kedro.utils import find_kedro_project
 from omegaconf.resolvers import oc
 
-from fashion_mnist.hooks import ReproducibilityTagsHook
+from fashion_mnist.hooks import (
+    ReproducibilityTagsHook,
+    RunnerCheckHook,
+    RunRecordHook,
+    TrackingStoreHook,
+)
+from fashion_mnist.noise import silence_known_noise
 
-# kedro-mlflow's hooks come from its entry point and run before these (LIFO).
-HOOKS = (ReproducibilityTagsHook(),)
+# MLflow's telemetry stays off like Kedro's; it does not honour DO_NOT_TRACK=1.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+silence_known_noise()
+# kedro-mlflow's hooks come from its entry point; tryfirst/trylast place these
+# around them (store checks before it, run binding after it starts the run).
+HOOKS = (
+    TrackingStoreHook(),
+    RunnerCheckHook(),
+    RunRecordHook(),
+    ReproducibilityTagsHook(),
+)
 
 
 def _project_root() -> str:

@@ -1,14 +1,38 @@
-"""Custom Kedro datasets: the only modules in this package that do I/O by hand."""
+"""Custom Kedro datasets: the only modules in this package that do I/O by hand.
 
-from .figure_dataset import FigureDataset
-from .idx_dataset import IDXFile, VerifiedIDXDataset
-from .mlflow_model_dataset import MlflowSoftmaxModelDataset
-from .torch_dataset import TorchStateDictDataset
+Imported lazily, so that ``kedro`` commands that run no node (``kedro
+registry list``, ``kedro catalog``) do not pay for importing torch or MLflow.
+"""
+
+from importlib import import_module
+from typing import Any
+
+_WHERE = {
+    "FigureDataset": "figure_dataset",
+    "IDXFile": "idx_dataset",
+    "VerifiedIDXDataset": "idx_dataset",
+    "MlflowSoftmaxModelDataset": "mlflow_model_dataset",
+    "SoftmaxModelDataset": "model_dataset",
+    "RunFileDataset": "run_file_dataset",
+    "TableDataset": "run_file_dataset",
+    "RunMetricsDataset": "metrics_dataset",
+    "ModelProvenanceDataset": "provenance_dataset",
+}
 
 __all__ = [
     "FigureDataset",
     "IDXFile",
     "MlflowSoftmaxModelDataset",
-    "TorchStateDictDataset",
+    "ModelProvenanceDataset",
+    "RunFileDataset",
+    "RunMetricsDataset",
+    "SoftmaxModelDataset",
+    "TableDataset",
     "VerifiedIDXDataset",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{_WHERE[name]}", __name__), name)

@@ -21,6 +21,8 @@ from typing import Any
 from kedro.io import AbstractDataset, DatasetError
 from tqdm.auto import tqdm
 
+from fashion_mnist import tracking
+
 logger = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
@@ -238,7 +240,9 @@ class VerifiedIDXDataset(AbstractDataset[None, IDXFile]):
         """Write a temporary file beside the cache, verify it, rename it into place."""
         self._cache_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(
-            dir=self._cache_dir, prefix=f".{self._filename}.", suffix=".part"
+            dir=self._cache_dir,
+            prefix=f"{tracking.temp_name(self._filename)}.",
+            suffix=".part",
         )
         os.close(fd)
         tmp = Path(tmp_name)

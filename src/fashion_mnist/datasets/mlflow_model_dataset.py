@@ -1,4 +1,4 @@
-"""Save a state dict locally and, inside an MLflow run, log it as a pyfunc model."""
+"""Save a model locally and log it to the ``kedro run``'s MLflow run as a pyfunc model."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import numpy as np
 import torch
 
 import fashion_mnist
-from fashion_mnist.serving import SoftmaxRegressionModel
+from fashion_mnist import tracking
 
-from .torch_dataset import TorchStateDictDataset
+from .model_dataset import SoftmaxModelDataset
 
 logger = logging.getLogger(__name__)
 
@@ -26,57 +25,72 @@ def _input_example(features: int) -> np.ndarray:
     )
 
 
-class MlflowSoftmaxModelDataset(TorchStateDictDataset):
-    """A :class:`TorchStateDictDataset` that is also logged as an MLflow model.
+class MlflowSoftmaxModelDataset(SoftmaxModelDataset):
+    """A :class:`SoftmaxModelDataset` that is also logged as an MLflow model.
 
-    On save, the state dict is written to ``filepath``; when an MLflow run is
-    active (kedro-mlflow starts one per ``kedro run``), it is then logged with
-    ``mlflow.pyfunc.log_model`` as a
-    :class:`fashion_mnist.serving.SoftmaxRegressionModel`, with an input
+    On save, inside a ``kedro run``, the model is logged from the private copy
+    written before it is renamed to ``filepath`` (a concurrent run cannot swap
+    it), by run id (so a save in a worker thread logs to the same run),
+    as a :class:`fashion_mnist.serving.SoftmaxRegressionModel` with an input
     example and the signature inferred from it. Loading reads the local file.
 
     Example catalog entry::
 
         scratch_model:
           type: fashion_mnist.datasets.MlflowSoftmaxModelDataset
-          filepath: data/06_models/scratch/model.pt
-          name: scratch
+          filepath: data/06_models/scratch/model.safetensors
+          name: scratch_model
     """
 
     def __init__(
-        self, *, filepath: str, name: str, metadata: dict[str, Any] | None = None
+        self,
+        *,
+        filepath: str,
+        name: str,
+        num_classes: int = 10,
+        metadata: dict[str, Any] | None = None,
     ) -> None:
         """Create the dataset.
 
         Args:
-            filepath: Where the ``.pt`` file lives.
-            name: The logged model's name in MLflow (e.g. ``scratch``).
+            filepath: Where the ``.safetensors`` file lives.
+            name: The logged model's name in MLflow (e.g. ``scratch_model``).
+            num_classes: k, the number of outputs the model must have.
             metadata: Free-form metadata, ignored by the dataset.
         """
-        super().__init__(filepath=filepath, metadata=metadata)
+        super().__init__(filepath=filepath, num_classes=num_classes, metadata=metadata)
         self._name = name
 
     def _describe(self) -> dict[str, Any]:
         return {**super()._describe(), "name": self._name}
 
-    def save(self, data: dict[str, torch.Tensor]) -> None:
-        super().save(data)
-        if mlflow.active_run() is None:
+    def _after_staging(self, staged: Path, model: dict[str, torch.Tensor]) -> None:
+        run_id = tracking.current_run_id()
+        if run_id is None:
             return
+        import mlflow.pyfunc
+        from mlflow.models import Model
+
+        from fashion_mnist.serving import SoftmaxRegressionModel
+
         with warnings.catch_warnings():
             # class_index is never missing, so MLflow's integer-column hint does not apply.
             warnings.filterwarnings(
                 "ignore", message="Hint: Inferred schema contains integer"
             )
-            info = mlflow.pyfunc.log_model(
+            info = Model.log(
+                artifact_path=None,
                 name=self._name,
+                flavor=mlflow.pyfunc,
+                run_id=run_id,
                 python_model=SoftmaxRegressionModel(),
-                artifacts={"state_dict": str(self._filepath)},
-                input_example=_input_example(data["weight"].shape[1]),
+                artifacts={"weights": str(staged)},
+                input_example=_input_example(model["weight"].shape[1]),
                 # The package's source travels with the model: it loads where it is not installed.
                 code_paths=[str(Path(fashion_mnist.__file__).parent)],
                 pip_requirements=[
                     f"torch=={torch.__version__.split('+')[0]}",
+                    "safetensors",
                     "pandas",
                     "numpy",
                 ],

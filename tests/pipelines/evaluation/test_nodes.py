@@ -1,3 +1,4 @@
+import json
 import math
 
 import numpy as np
@@ -170,13 +171,20 @@ def test_the_comparison_has_one_row_per_model_with_its_headline_metrics():
     scratch = evaluate_model(_random_model(seed=1), train, test, CLASS_NAMES)
     concise = evaluate_model(_pixel_model(), train, test, CLASS_NAMES)
 
-    comparison = compare_models(scratch=scratch, concise=concise)
+    provenance = {
+        "scratch": {"run_id": "r-this", "this_run": True},
+        "concise": {"run_id": "r-earlier", "this_run": False},
+    }
+
+    comparison = compare_models(provenance, scratch=scratch, concise=concise)
 
     assert list(comparison.columns) == COMPARISON_COLUMNS
     assert comparison["model"].tolist() == ["scratch", "concise"]
     for row, metrics in zip(comparison.itertuples(), [scratch, concise], strict=True):
-        for column in COMPARISON_COLUMNS[1:]:
+        for column in ["train_loss", "train_acc", "test_loss", "test_acc"]:
             assert getattr(row, column) == metrics[column]
+    assert comparison["trained_in_run"].tolist() == ["r-this", "r-earlier"]
+    assert comparison["trained_in_this_run"].tolist() == [True, False]
 
 
 def test_evaluate_model_rejects_class_names_that_do_not_match_the_model():
@@ -187,3 +195,37 @@ def test_evaluate_model_rejects_class_names_that_do_not_match_the_model():
         ValueError, match="'class_names' lists 3 classes but the model has 10"
     ):
         evaluate_model(model, table, table, ["a", "b", "c"])
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_a_model_with_non_finite_weights_is_refused_naming_its_keys(bad):
+    model = _pixel_model()
+    model["weight"][3, 5] = bad
+    table = make_table(n_per_class=2)
+
+    with pytest.raises(
+        ValueError, match=r"NaN or infinite values in 'weight' \(1 of 7840\)"
+    ):
+        evaluate_model(model, table, table, CLASS_NAMES)
+    with pytest.raises(ValueError, match=r"in 'weight' \(1 of 7840\)"):
+        predict_split(model, table)
+
+
+def test_the_metrics_are_strict_json_without_nan_or_infinity():
+    metrics = evaluate_model(
+        _random_model(seed=1), make_table(3, seed=1), make_table(2, seed=2), CLASS_NAMES
+    )
+
+    assert json.loads(json.dumps(metrics, allow_nan=False)) == metrics
+
+
+def test_logits_that_overflow_float32_are_a_clear_error_not_a_nan_metric():
+    # Finite weights whose logits overflow: 784 pixels times 1e38.
+    model = {"weight": torch.full((10, 784), 1e38), "bias": torch.zeros(10)}
+    model["weight"][0] = -1e38
+    table = make_table(n_per_class=2)
+
+    with pytest.raises(
+        ValueError, match=r"metric train_loss is nan: the model's logits"
+    ):
+        evaluate_model(model, table, table, CLASS_NAMES)

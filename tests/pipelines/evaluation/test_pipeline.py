@@ -33,6 +33,7 @@ def test_evaluation_scores_and_predicts_for_each_model_then_compares_them(tmp_pa
     catalog["fashion_mnist_train"] = make_table(n_per_class=20, seed=1)
     catalog["fashion_mnist_test"] = test
     catalog["params:class_names"] = CLASS_NAMES
+    catalog["model_provenance"] = {m: {"run_id": "", "this_run": True} for m in MODELS}
     catalog["params:training"] = training_params()
 
     outputs = SequentialRunner().run(pipeline, catalog)

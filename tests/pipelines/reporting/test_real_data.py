@@ -44,8 +44,9 @@ def _assert_reports_agree_and_figures_exist(reporting_dir):
     assert sorted(comparison.index) == sorted(MODELS)
     for model in MODELS:
         metrics = json.loads((reporting_dir / model / "metrics.json").read_text())
-        for column in comparison.columns:
+        for column in ["train_loss", "train_acc", "test_loss", "test_acc"]:
             assert comparison.loc[model, column] == pytest.approx(metrics[column])
+        assert comparison.loc[model, "trained_in_this_run"]
         assert sum(map(sum, metrics["test_confusion_matrix"])) == 10_000
     for figure in FIGURES:
         image = imread(reporting_dir / figure)

@@ -3,6 +3,7 @@
 import pandas as pd
 import pytest
 import torch
+from safetensors.torch import load_file
 
 pytestmark = pytest.mark.real_data
 
@@ -22,9 +23,7 @@ def test_default_training_reaches_the_classic_thresholds(real_run, model):
 
 @pytest.mark.parametrize("model", ["scratch", "concise"])
 def test_the_saved_model_loads_without_the_training_code(real_run, model):
-    state = torch.load(
-        real_run.path / "data/06_models" / model / "model.pt", weights_only=True
-    )
+    state = load_file(real_run.path / "data/06_models" / model / "model.safetensors")
 
     assert state["weight"].shape == (10, 784) and state["bias"].shape == (10,)
     assert torch.isfinite(state["weight"]).all()

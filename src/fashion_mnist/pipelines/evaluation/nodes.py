@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pandas as pd
@@ -11,13 +12,56 @@ import torch.nn.functional as F
 from fashion_mnist.softmax import linear_logits, to_features
 from fashion_mnist.tables import LABEL_COLUMN, table_to_arrays
 
-COMPARISON_COLUMNS = ["model", "train_loss", "train_acc", "test_loss", "test_acc"]
+COMPARISON_COLUMNS = [
+    "model",
+    "train_loss",
+    "train_acc",
+    "test_loss",
+    "test_acc",
+    "trained_in_run",
+    "trained_in_this_run",
+]
+
+
+def check_finite_model(model: dict[str, torch.Tensor]) -> None:
+    """Refuse a model holding NaN or infinite values: its scores would be NaN.
+
+    Args:
+        model: ``weight`` (10, 784) and ``bias`` (10,), ``float32``.
+
+    Raises:
+        ValueError: Naming each key that holds non-finite values, and how many.
+    """
+    bad = {
+        key: int((~torch.isfinite(tensor)).sum())
+        for key, tensor in model.items()
+        if not torch.isfinite(tensor).all()
+    }
+    if bad:
+        counts = ", ".join(
+            f"{key!r} ({n} of {model[key].numel()})" for key, n in bad.items()
+        )
+        raise ValueError(
+            f"the model holds NaN or infinite values in {counts}: its training "
+            "diverged; retrain it with a lower training.lr"
+        )
+
+
+def _finite(name: str, value: float) -> float:
+    """``value`` as a plain float that JSON can save; NaN and inf are refused."""
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(
+            f"metric {name} is {value}: the model's logits overflow float32; "
+            "retrain it with a lower training.lr"
+        )
+    return value
 
 
 def _logits_and_labels(
-    model: dict[str, torch.Tensor], table: pd.DataFrame
+    model: dict[str, torch.Tensor], table: pd.DataFrame, name: str = "table"
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    X, y = table_to_arrays(table)
+    X, y = table_to_arrays(table, name)
     with torch.no_grad():
         return linear_logits(model, to_features(X)), torch.as_tensor(y)
 
@@ -57,7 +101,9 @@ def evaluate_model(
         class_names: The k class names, in label order.
 
     Raises:
-        ValueError: When ``class_names`` and the model's outputs differ in number.
+        ValueError: When ``class_names`` and the model's outputs differ in
+            number, the model holds NaN or infinite values, or a metric is not
+            finite.
 
     Returns:
         ``train_loss``, ``train_acc``, ``test_loss``, ``test_acc`` (floats),
@@ -70,11 +116,13 @@ def evaluate_model(
             f"parameter 'class_names' lists {len(class_names)} classes but the "
             f"model has {model['bias'].shape[0]} outputs"
         )
+    check_finite_model(model)
     metrics: dict[str, Any] = {}
     for split, table in [("train", train), ("test", test)]:
-        logits, y = _logits_and_labels(model, table)
+        logits, y = _logits_and_labels(model, table, split)
         predicted = logits.argmax(dim=1)
-        metrics[f"{split}_loss"] = F.cross_entropy(logits, y).item()
+        loss = F.cross_entropy(logits, y).item()
+        metrics[f"{split}_loss"] = _finite(f"{split}_loss", loss)
         metrics[f"{split}_acc"] = (predicted == y).double().mean().item()
     counts = confusion_matrix(y, predicted, len(class_names))
     support = counts.sum(dim=1)
@@ -97,7 +145,11 @@ def predict_split(model: dict[str, torch.Tensor], table: pd.DataFrame) -> pd.Dat
     Returns:
         One row per image, in the table's order: ``label``, ``predicted``
         (``int64``) and ``proba_0`` … ``proba_9`` (``float32``, rows sum to 1).
+
+    Raises:
+        ValueError: When the model holds NaN or infinite values.
     """
+    check_finite_model(model)
     logits, y = _logits_and_labels(model, table)
     probs = torch.softmax(logits, dim=1).numpy()
     predictions = pd.DataFrame(
@@ -108,18 +160,28 @@ def predict_split(model: dict[str, torch.Tensor], table: pd.DataFrame) -> pd.Dat
     return predictions
 
 
-def compare_models(**metrics_by_model: dict[str, Any]) -> pd.DataFrame:
-    """Put each model's headline metrics in one table.
+def compare_models(
+    provenance: dict[str, dict[str, Any]], **metrics_by_model: dict[str, Any]
+) -> pd.DataFrame:
+    """Put each model's headline metrics in one table, with the run that trained it.
 
     Args:
+        provenance: Per model, ``run_id`` (the MLflow run that trained it, ``""``
+            when unknown) and ``this_run`` (whether this run trained it).
         **metrics_by_model: Each model's metrics from ``evaluate_model``, keyed
             by model name.
 
     Returns:
-        One row per model: model, train_loss, train_acc, test_loss, test_acc.
+        One row per model: model, train_loss, train_acc, test_loss, test_acc,
+        trained_in_run, trained_in_this_run.
     """
     rows = [
-        {"model": name, **{c: metrics[c] for c in COMPARISON_COLUMNS[1:]}}
+        {
+            "model": name,
+            **{c: metrics[c] for c in COMPARISON_COLUMNS[1:5]},
+            "trained_in_run": provenance.get(name, {}).get("run_id", ""),
+            "trained_in_this_run": bool(provenance.get(name, {}).get("this_run")),
+        }
         for name, metrics in metrics_by_model.items()
     ]
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
@@ -147,10 +209,11 @@ def tracking_metrics(metrics: dict[str, Any], history: pd.DataFrame) -> dict[str
         for column in ["train_loss", "train_acc", "test_acc"]
     }
     last = int(history["epoch"].max())
-    finals = {f"final.{name}": metrics[name] for name in COMPARISON_COLUMNS[1:]}
+    finals = {f"final.{name}": metrics[name] for name in COMPARISON_COLUMNS[1:5]}
     finals.update(
         {
-            f"final.test_acc.{name}": value
+            # MLflow's UI reads "/" as a section break ("T-shirt/top").
+            f"final.test_acc.{name.replace('/', '_')}": value
             for name, value in metrics["test_per_class_acc"].items()
             if value is not None
         }

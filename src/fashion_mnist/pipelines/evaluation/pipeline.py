@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from fashion_mnist.pipelines.training.nodes import MODELS
+from fashion_mnist.models import MODELS
 
 from .nodes import compare_models, evaluate_model, predict_split, tracking_metrics
 
@@ -58,13 +58,18 @@ def create_pipeline(**kwargs) -> Pipeline:
             },
             outputs={"metrics": f"{model}_metrics"},
             parameters={"params:class_names"},
+            tags=["evaluation", model],
         )
         for model in MODELS
     ]
     comparison = Node(
         compare_models,
-        inputs={model: f"{model}_metrics" for model in MODELS},
+        inputs={
+            "provenance": "model_provenance",
+            **{model: f"{model}_metrics" for model in MODELS},
+        },
         outputs="model_comparison",
         name="compare_models",
+        tags="evaluation",
     )
     return sum(per_model, Pipeline([])) + Pipeline([comparison])

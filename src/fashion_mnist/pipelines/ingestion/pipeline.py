@@ -26,5 +26,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="fashion_mnist_test",
                 name="flatten_test",
             ),
-        ]
+        ],
+        tags="ingestion",
     )

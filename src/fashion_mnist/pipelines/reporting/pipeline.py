@@ -4,7 +4,7 @@ from functools import partial, update_wrapper
 
 from kedro.pipeline import Node, Pipeline
 
-from fashion_mnist.pipelines.training.nodes import MODELS
+from fashion_mnist.models import MODELS
 
 from .nodes import (
     check_thresholds,
@@ -61,6 +61,7 @@ def model_reports(model: str) -> Pipeline:
         },
         outputs={figure: f"{model}_{figure}" for figure in FIGURES},
         parameters={"params:class_names", "params:reporting.prediction_grid"},
+        tags=["reporting", model],
     )
 
 
@@ -78,6 +79,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         inputs={model: f"{model}_history" for model in MODELS},
         outputs="models_learning_curves",
         name="plot_models_learning_curves",
+        tags="reporting",
     )
     reports = {f"{m}_{f}": f"{m}_{f}" for m in MODELS for f in FIGURES}
     gate = Node(
@@ -90,6 +92,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         },
         outputs=None,
         name="check_thresholds",
+        tags="reporting",
     )
     return sum((model_reports(m) for m in MODELS), Pipeline([])) + Pipeline(
         [overlay, gate]

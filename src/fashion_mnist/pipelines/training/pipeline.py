@@ -20,12 +20,14 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=tables,
                 outputs=["scratch_model", "scratch_history"],
                 name="train_scratch",
+                tags=["training", "scratch"],
             ),
             Node(
                 train_concise,
                 inputs=tables,
                 outputs=["concise_model", "concise_history"],
                 name="train_concise",
+                tags=["training", "concise"],
             ),
         ]
     )

@@ -1,0 +1,191 @@
+"""A softmax regression model on disk: safetensors with a checksum and its provenance."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from kedro.io import AbstractDataset, DatasetError
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as save_safetensors
+
+from fashion_mnist import tracking
+
+FORMAT = "fashion_mnist.softmax_regression/1"
+FEATURES = 784
+
+
+def tensor_digest(model: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over each tensor's name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(model):
+        tensor = model[name].detach().cpu().contiguous()
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
+        digest.update(tensor.numpy().tobytes())
+    return digest.hexdigest()
+
+
+def check_model(
+    model: dict[str, torch.Tensor], num_classes: int, source: str
+) -> dict[str, torch.Tensor]:
+    """Check a model's keys, shapes, dtype and values.
+
+    Args:
+        model: ``weight`` (k, 784) and ``bias`` (k,), ``float32``, finite.
+        num_classes: k.
+        source: What to name in the error (the file).
+
+    Returns:
+        ``model``, unchanged.
+
+    Raises:
+        DatasetError: Naming ``source`` and the failed check.
+    """
+    problems = []
+    if set(model) != {"weight", "bias"}:
+        problems.append(f"keys {sorted(model)}, expected ['bias', 'weight']")
+    expected = {"weight": (num_classes, FEATURES), "bias": (num_classes,)}
+    for name, shape in expected.items():
+        tensor = model.get(name)
+        if tensor is None:
+            continue
+        if tuple(tensor.shape) != shape:
+            problems.append(f"{name} has shape {tuple(tensor.shape)}, expected {shape}")
+        if tensor.dtype != torch.float32:
+            problems.append(f"{name} has dtype {tensor.dtype}, expected torch.float32")
+        elif not torch.isfinite(tensor).all():
+            problems.append(f"{name} holds non-finite values (NaN or inf)")
+    if problems:
+        raise DatasetError(
+            f"{source} is not a valid softmax regression model: "
+            + "; ".join(problems)
+            + ". Retrain it with: kedro run --pipelines training"
+        )
+    return model
+
+
+class SoftmaxModelDataset(
+    AbstractDataset[dict[str, torch.Tensor], dict[str, torch.Tensor]]
+):
+    """A model as safetensors: tensors only (no code runs on load), checked on load.
+
+    The file's metadata holds the SHA-256 of the tensors, so bytes changed after
+    the file was written are detected, and the MLflow run that trained the
+    model (its provenance, for runs that evaluate a model they did not train).
+    The file is written to a temporary name and renamed: whole or not at all.
+
+    Example catalog entry::
+
+        scratch_model:
+          type: fashion_mnist.datasets.SoftmaxModelDataset
+          filepath: data/06_models/scratch/model.safetensors
+    """
+
+    def __init__(
+        self,
+        *,
+        filepath: str,
+        num_classes: int = 10,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Create the dataset.
+
+        Args:
+            filepath: Where the ``.safetensors`` file lives.
+            num_classes: k, the number of outputs the model must have.
+            metadata: Free-form metadata, ignored by the dataset.
+        """
+        self._filepath = Path(filepath)
+        self._num_classes = num_classes
+        self.metadata = metadata
+
+    @property
+    def filepath(self) -> Path:
+        """Where the model lives."""
+        return self._filepath
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath), "num_classes": self._num_classes}
+
+    def _exists(self) -> bool:
+        return self._filepath.is_file()
+
+    def header(self) -> dict[str, str]:
+        """The file's metadata: format, sha256, mlflow_run_id."""
+        try:
+            with safe_open(self._filepath, framework="pt") as f:
+                return dict(f.metadata() or {})
+        except (OSError, SafetensorError) as exc:
+            raise DatasetError(
+                f"{self._filepath} is unreadable ({exc}). Retrain it with: "
+                "kedro run --pipelines training"
+            ) from exc
+
+    def load(self) -> dict[str, torch.Tensor]:
+        path = self._filepath
+        if not path.is_file():
+            raise DatasetError(
+                f"No model at {path}. Train it with: kedro run --pipelines training"
+            )
+        try:
+            with safe_open(path, framework="pt") as f:
+                header = dict(f.metadata() or {})
+                model = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118
+        except (OSError, SafetensorError) as exc:
+            raise DatasetError(
+                f"{path} is unreadable ({exc}). Retrain it with: "
+                "kedro run --pipelines training"
+            ) from exc
+        if header.get("sha256") != tensor_digest(model):
+            raise DatasetError(
+                f"{path} was changed after it was written: its tensors do not match "
+                "the SHA-256 stored in the file. Retrain it with: "
+                "kedro run --pipelines training"
+            )
+        return check_model(model, self._num_classes, str(path))
+
+    def save(self, data: dict[str, torch.Tensor]) -> None:
+        if not isinstance(data, dict) or not all(
+            isinstance(v, torch.Tensor) for v in data.values()
+        ):
+            raise DatasetError(
+                f"{self._filepath}: expected a dict of tensors, got {type(data).__name__}"
+            )
+        model = {k: v.detach().cpu().contiguous() for k, v in data.items()}
+        check_model(model, self._num_classes, f"the model to save to {self._filepath}")
+        header = {
+            "format": FORMAT,
+            "sha256": tensor_digest(model),
+            "mlflow_run_id": tracking.current_run_id() or "",
+        }
+        path = self._filepath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        private = path.parent / tracking.temp_name(path.name)
+        private.mkdir()
+        staged = private / path.name
+        try:
+            staged.write_bytes(save_safetensors(model, metadata=header))
+            # From the private copy: a concurrent run may replace `path` meanwhile.
+            self._after_staging(staged, model)
+            os.replace(staged, path)
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
+
+    def _after_staging(self, staged: Path, model: dict[str, torch.Tensor]) -> None:
+        """Called with the written file before it is renamed into place."""
+
+
+def read_provenance(path: Path) -> dict[str, str]:
+    """The ``mlflow_run_id`` and ``sha256`` stored in a model file, or ``{}``."""
+    try:
+        header = SoftmaxModelDataset(filepath=str(path)).header()
+    except DatasetError:
+        return {}
+    return {k: header[k] for k in ("mlflow_run_id", "sha256") if k in header}
+
+
+__all__ = ["SoftmaxModelDataset", "check_model", "read_provenance", "tensor_digest"]

@@ -1,0 +1,200 @@
+"""A file that a run writes whole, logs to its own MLflow run and reads back from memory."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from kedro.io import AbstractDataset, CachedDataset, DatasetError
+
+from fashion_mnist import tracking
+
+logger = logging.getLogger(__name__)
+
+
+class RunFileDataset(CachedDataset):
+    """Wrap any file dataset so that concurrent and interrupted runs stay apart.
+
+    - **Whole or nothing**: the wrapped dataset writes into a private folder
+      beside the target (named after the writer's pid), which is then renamed
+      into place; ``kill -9`` or a full disk leaves the previous file, never
+      half a file. :func:`remove_stale_temp_files` clears what killed runs left.
+    - **Its own record**: with ``artifact_path`` set, the private copy is
+      logged to the ``kedro run``'s MLflow run by id before the rename, so a
+      concurrent run that writes the same path cannot swap the artifact, and a
+      save in a worker thread (``--async``, ``ThreadRunner``) logs to the same
+      run (kedro-mlflow #646).
+    - **Its own data**: like Kedro's ``CachedDataset``, what a run saved is
+      what it loads back, from memory, however many nodes read it; a dataset
+      the run did not compute is read from disk once.
+    - **A clear error**: a file that is missing or unreadable names the file
+      and the command in ``rebuild`` that makes it again.
+
+    Example catalog entry::
+
+        scratch_metrics:
+          type: fashion_mnist.datasets.RunFileDataset
+          artifact_path: scratch
+          rebuild: kedro run --pipelines training,evaluation
+          dataset:
+            type: json.JSONDataset
+            filepath: data/08_reporting/scratch/metrics.json
+    """
+
+    def __init__(
+        self,
+        *,
+        dataset: dict[str, Any],
+        artifact_path: str | None = None,
+        log_artifact: bool | None = None,
+        rebuild: str = "kedro run",
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Create the dataset.
+
+        Args:
+            dataset: The wrapped dataset's configuration; it needs a local
+                ``filepath``.
+            artifact_path: Folder of the MLflow artifact (``""`` for the root).
+            log_artifact: Log the file to the run; by default when
+                ``artifact_path`` is given.
+            rebuild: The command that makes the file again, for error messages.
+            metadata: Free-form metadata, ignored by the dataset.
+        """
+        self._config = dict(dataset)
+        if "filepath" not in self._config:
+            raise DatasetError(f"{type(self).__name__} needs dataset.filepath")
+        super().__init__(dataset=dict(self._config), copy_mode="assign")
+        self._EPHEMERAL = False  # the file outlives the run
+        self._filepath = Path(self._config["filepath"])
+        self._artifact_path = artifact_path or None
+        self._log = artifact_path is not None if log_artifact is None else log_artifact
+        self._rebuild = rebuild
+        self.metadata = metadata
+
+    @property
+    def filepath(self) -> Path:
+        """Where the file lives."""
+        return self._filepath
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "dataset": self._dataset._describe(),
+            "artifact_path": self._artifact_path if self._log else None,
+        }
+
+    def load(self) -> Any:
+        if self._cache.exists():
+            return self._cache.load()
+        if not self._filepath.exists():
+            raise DatasetError(
+                f"{self._filepath} does not exist. Make it with: {self._rebuild}"
+            )
+        try:
+            data = self._dataset.load()
+        except Exception as exc:
+            cause = exc.__cause__ or exc  # past Kedro's "Failed while loading" wrapper
+            raise DatasetError(
+                f"{self._filepath} is unreadable ({type(cause).__name__}: {cause}). "
+                f"Rebuild it with: {self._rebuild}"
+            ) from exc
+        self._cache.save(data)
+        return data
+
+    def save(self, data: Any) -> None:
+        target = self._filepath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        private = target.parent / tracking.temp_name(target.name)
+        private.mkdir()
+        staged_path = private / target.name
+        try:
+            staged = AbstractDataset.from_config(
+                f"{target.name} (staged)",
+                {**self._config, "filepath": str(staged_path)},
+            )
+            staged.save(data)
+            run_id = tracking.current_run_id() if self._log else None
+            if run_id:
+                tracking.client().log_artifact(
+                    run_id, str(staged_path), self._artifact_path
+                )
+            os.replace(staged_path, target)
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
+        self._cache.save(data)
+
+
+class TableDataset(RunFileDataset):
+    """A :class:`RunFileDataset` of a Fashion-MNIST table, checked by its contract.
+
+    The table is checked against :func:`fashion_mnist.contracts.check_table`
+    when it is saved (before anything is written) and when it is read from
+    disk, so a wrong table is named with the failed check and never trained on.
+
+    Example catalog entry::
+
+        fashion_mnist_train:
+          type: fashion_mnist.datasets.TableDataset
+          rebuild: kedro run --pipelines ingestion
+          dataset:
+            type: pandas.ParquetDataset
+            filepath: data/03_primary/fashion_mnist_train.parquet
+    """
+
+    def _check(self, data: Any) -> Any:
+        from fashion_mnist.contracts import TableContractError, check_table
+
+        try:
+            return check_table(data, self._filepath.stem)
+        except TableContractError as exc:
+            raise DatasetError(f"{self._filepath}: {exc}") from None
+
+    def load(self) -> Any:
+        if self._cache.exists():
+            return self._cache.load()
+        return self._check(super().load())
+
+    def save(self, data: Any) -> None:
+        super().save(self._check(data))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temp_files(root: Path) -> list[Path]:
+    """Delete the temporary files and folders that dead processes left under ``root``.
+
+    Args:
+        root: The project's data folder.
+
+    Returns:
+        What was removed. Temporary files of live processes (a concurrent run)
+        are kept.
+    """
+    removed = []
+    for path in sorted(root.rglob(f"{tracking.TEMP_PREFIX}*")):
+        pid = tracking.owner_pid(path.name)
+        if pid is None or _pid_alive(pid) or not path.exists():
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    if removed:
+        logger.info(
+            "Removed %d temporary file(s) left by killed runs: %s",
+            len(removed),
+            ", ".join(str(p) for p in removed),
+        )
+    return removed

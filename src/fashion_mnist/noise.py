@@ -1,0 +1,40 @@
+"""Silence known third-party warnings that say nothing about this project's run.
+
+Installed as a ``kedro.init`` entry point, which the kedro CLI calls before it
+imports its plugins (kedro-mlflow's CLI warns at import), and again by
+``settings.py`` for sessions started outside the CLI (notebooks, tests).
+"""
+
+import logging
+import re
+import warnings
+
+# - Kedro and kedro-mlflow call OmegaConf's deprecated register_new_resolver;
+# - MLflow asks every PythonModel class (kedro-mlflow's and ours) for type
+#   hints, which would replace the uint8 input signature of the input example.
+KNOWN_NOISE = (
+    r"register_new_resolver\(\) is deprecated",
+    r"Add type hints to the `predict` method",
+    r"Any type hint is inferred as AnyType",
+)
+_PATTERN = re.compile("|".join(KNOWN_NOISE))
+
+
+class KnownNoise(logging.Filter):
+    """Drop the log records of the warnings in :data:`KNOWN_NOISE`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _PATTERN.search(record.getMessage())
+
+
+def silence_known_noise() -> None:
+    """Ignore the warnings in :data:`KNOWN_NOISE`, and only those.
+
+    MLflow re-enables user warnings inside its own code, so the warnings that
+    Kedro routes to logging (``py.warnings``) are filtered there as well.
+    """
+    for pattern in KNOWN_NOISE:
+        warnings.filterwarnings("ignore", message=f".*{pattern}", category=UserWarning)
+    captured = logging.getLogger("py.warnings")
+    if not any(isinstance(f, KnownNoise) for f in captured.filters):
+        captured.addFilter(KnownNoise())

@@ -1,0 +1,166 @@
+"""RunFileDataset: whole files, the run's own record, its own data, clear errors."""
+
+import subprocess
+import sys
+import threading
+
+import mlflow
+import pandas as pd
+import pytest
+from kedro.io import DatasetError
+from mlflow import MlflowClient
+
+from fashion_mnist import tracking
+from fashion_mnist.datasets import RunFileDataset, RunMetricsDataset, TableDataset
+from fashion_mnist.datasets.run_file_dataset import remove_stale_temp_files
+from fashion_mnist.tables import PIXEL_COLUMNS
+from tests.synthetic import make_table
+
+
+def _csv(path, **kwargs):
+    return RunFileDataset(
+        dataset={
+            "type": "pandas.CSVDataset",
+            "filepath": str(path),
+            "save_args": {"index": False},
+        },
+        rebuild="kedro run --pipelines training",
+        **kwargs,
+    )
+
+
+@pytest.fixture
+def bound_run(isolated_mlflow):
+    """An MLflow run bound as the `kedro run`'s, the way the project's hook binds it."""
+    run = MlflowClient(isolated_mlflow).create_run(
+        mlflow.set_experiment("records").experiment_id
+    )
+    tracking.bind(run.info.run_id, isolated_mlflow, frozenset())
+    yield run.info.run_id
+    tracking.unbind()
+
+
+def test_a_saved_file_is_read_back_from_memory_within_the_run(tmp_path):
+    dataset = _csv(tmp_path / "history.csv")
+    table = pd.DataFrame({"epoch": [1, 2], "train_loss": [0.9, 0.5]})
+
+    dataset.save(table)
+    (tmp_path / "history.csv").write_text("epoch,train_loss\n1,7.0\n")  # another run
+
+    assert dataset.load() is table
+    assert _csv(tmp_path / "history.csv").load()["train_loss"].tolist() == [7.0]
+
+
+def test_a_failed_save_keeps_the_previous_file_and_leaves_no_temporary_file(tmp_path):
+    dataset = _csv(tmp_path / "history.csv")
+    dataset.save(pd.DataFrame({"epoch": [1]}))
+
+    with pytest.raises(DatasetError):
+        dataset.save("not a table")
+
+    assert (tmp_path / "history.csv").read_text() == "epoch\n1\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["history.csv"]
+
+
+def test_a_missing_or_unreadable_file_names_the_command_that_rebuilds_it(tmp_path):
+    target = tmp_path / "table.parquet"
+    dataset = RunFileDataset(
+        dataset={"type": "pandas.ParquetDataset", "filepath": str(target)},
+        rebuild="kedro run --pipelines ingestion",
+    )
+
+    with pytest.raises(
+        DatasetError,
+        match=r"table\.parquet does not exist\. Make it with: kedro run --pipelines ingestion",
+    ):
+        dataset.load()
+    target.write_bytes(b"PAR1 half a file")
+    with pytest.raises(
+        DatasetError,
+        match=r"table\.parquet is unreadable \(.*\)\. Rebuild it with: kedro run --pipelines ingestion",
+    ):
+        dataset.load()
+
+
+def test_a_save_in_another_thread_logs_the_artifact_to_the_bound_run(
+    tmp_path, bound_run
+):
+    dataset = _csv(tmp_path / "history.csv", artifact_path="scratch")
+
+    saver = threading.Thread(target=dataset.save, args=(pd.DataFrame({"epoch": [1]}),))
+    saver.start()
+    saver.join()
+
+    client = MlflowClient()
+    assert [a.path for a in client.list_artifacts(bound_run, "scratch")] == [
+        "scratch/history.csv"
+    ]
+    assert mlflow.active_run() is None
+    assert len(client.search_runs([client.get_run(bound_run).info.experiment_id])) == 1
+
+
+def test_nothing_is_logged_outside_a_kedro_run(tmp_path, isolated_mlflow):
+    _csv(tmp_path / "history.csv", artifact_path="scratch").save(
+        pd.DataFrame({"epoch": [1]})
+    )
+
+    assert mlflow.search_runs(search_all_experiments=True).empty
+
+
+def test_a_table_breaking_its_contract_is_refused_before_anything_is_written(tmp_path):
+    target = tmp_path / "fashion_mnist_train.parquet"
+    dataset = TableDataset(
+        dataset={"type": "pandas.ParquetDataset", "filepath": str(target)}
+    )
+    table = make_table(n_per_class=2)
+    floats = table.copy()
+    floats[PIXEL_COLUMNS] = table[PIXEL_COLUMNS].astype("float64") / 255
+
+    with pytest.raises(DatasetError, match=r"(?s)fashion_mnist_train.*expected uint8"):
+        dataset.save(floats)
+    assert not target.exists()
+    dataset.save(table)
+    floats.to_parquet(target)
+    with pytest.raises(
+        DatasetError, match=r"Rebuild it with: kedro run --pipelines ingestion"
+    ):
+        TableDataset(
+            dataset={"type": "pandas.ParquetDataset", "filepath": str(target)}
+        ).load()
+
+
+def test_only_temporary_files_of_dead_processes_are_removed(tmp_path):
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    stale = tmp_path / "03_primary" / f".tmp-{dead.stdout.strip()}-1-train.parquet"
+    live = tmp_path / "03_primary" / tracking.temp_name("test.parquet")
+    stale.mkdir(parents=True)
+    (stale / "train.parquet").write_bytes(b"half")
+    live.mkdir()
+
+    removed = remove_stale_temp_files(tmp_path)
+
+    assert removed == [stale]
+    assert not stale.exists() and live.exists()
+
+
+def test_metric_histories_from_another_thread_go_to_the_bound_run_in_order(bound_run):
+    history = {
+        "train_loss": [{"step": 1, "value": 0.9}, {"step": 2, "value": 0.5}],
+        "final.test_acc": [{"step": 2, "value": 0.8}],
+    }
+    dataset = RunMetricsDataset(prefix="scratch")
+
+    saver = threading.Thread(target=dataset.save, args=(history,))
+    saver.start()
+    saver.join()
+
+    client = MlflowClient()
+    losses = client.get_metric_history(bound_run, "scratch.train_loss")
+    assert [(m.step, m.value) for m in losses] == [(1, 0.9), (2, 0.5)]
+    assert client.get_run(bound_run).data.metrics["scratch.final.test_acc"] == 0.8
+    assert len(client.search_runs([client.get_run(bound_run).info.experiment_id])) == 1

@@ -1,0 +1,1 @@
+"""Helpers that tests import; fixtures stay in conftest.py."""
