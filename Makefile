@@ -8,6 +8,12 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 VIZ_PORT ?= 4141
 MLFLOW_PORT ?= 5000
+SERVE_PORT ?= 5050
+MODEL ?= scratch
+MODEL_URI ?= models:/fashion_mnist_$(MODEL)@champion
+# The project's embedded store by absolute path, so that `make serve` finds
+# the registry whatever the working folder; MLFLOW_TRACKING_URI overrides it.
+TRACKING_URI := $(or $(MLFLOW_TRACKING_URI),sqlite:///$(abspath mlflow.db))
 PYTEST_ARGS ?=
 SWEEP_ARGS ?=
 
@@ -16,7 +22,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export MPLBACKEND := Agg
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format viz viz-build docs-picture mlflow-ui bench sweep clean
+.PHONY: help install run test lint format viz viz-build docs-picture mlflow-ui serve bench sweep clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -60,6 +66,10 @@ docs-picture: install ## Refresh docs/pipeline.png from the kedro-viz browser te
 
 mlflow-ui: install ## Open the MLflow UI on the project's store, on $(HOST):$(MLFLOW_PORT)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/kedro mlflow ui --host $(HOST) --port $(MLFLOW_PORT)
+
+serve: install ## Serve a registered model over HTTP (MODEL=scratch|concise, the champion; or MODEL_URI=...) on $(HOST):$(SERVE_PORT)
+	PATH="$(abspath $(BIN)):$$PATH" MLFLOW_TRACKING_URI="$(TRACKING_URI)" \
+		$(BIN)/mlflow models serve -m "$(MODEL_URI)" --env-manager local --host $(HOST) --port $(SERVE_PORT)
 
 bench: install ## Time the training nodes against a plain reference loop
 	@test -f data/03_primary/fashion_mnist_train.parquet || $(BIN)/kedro run --pipelines ingestion

@@ -1,15 +1,23 @@
-"""Time the training nodes against a minimal reference loop, in one process.
+"""Time the project against bare torch: the loops, the training run, model logging.
 
 Usage: ``make bench`` (or ``python benchmarks/bench_training.py [--repeats N]``).
 Needs the flattened tables from ``kedro run --pipelines ingestion``.
+
+1. Each training node against a minimal reference loop, in this process.
+2. ``kedro run --pipelines training`` against ``plain_training.py`` (the same
+   two trainings as a bare script), each a fresh process, run alternately.
+3. The cost of logging one model to MLflow in a fresh process (the first log
+   of a run, the one a run pays).
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import os
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -63,21 +71,79 @@ def best_of(repeats: int, fn) -> float:
     return min(times)
 
 
-def peak_rss_of_training_run() -> float:
-    """Peak RSS in MiB of `kedro run --pipelines training`, read from the child's rusage."""
-    subprocess.run(
-        [sys.executable, "-m", "kedro", "run", "--pipelines", "training"],
+def wall_and_rss(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall time (s) and peak RSS (MiB) of a child process."""
+    start = time.perf_counter()
+    pid = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).pid  # fmt: skip
+    _, status, usage = os.wait4(pid, 0)
+    if status:
+        sys.exit(f"{' '.join(command)} failed (status {status})")
+    return time.perf_counter() - start, usage.ru_maxrss / 1024
+
+
+def training_run_against_plain_script(repeats: int) -> list[tuple[str, float, float]]:
+    """Medians of `kedro run --pipelines training` and the plain script, alternated."""
+    env = {
+        **os.environ,
+        "KEDRO_DISABLE_TELEMETRY": "1",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+    }
+    with tempfile.TemporaryDirectory() as out:
+        commands = {
+            "plain torch script": [sys.executable, str(ROOT / "benchmarks/plain_training.py"), str(PRIMARY), out],
+            "kedro run --pipelines training": [sys.executable, "-m", "kedro", "run", "--pipelines", "training"],
+        }  # fmt: skip
+        samples = {name: [] for name in commands}
+        for _ in range(repeats):
+            for name, command in commands.items():
+                samples[name].append(wall_and_rss(command, env))
+    return [
+        (
+            name,
+            statistics.median(t for t, _ in runs),
+            max(rss for _, rss in runs),
+        )
+        for name, runs in samples.items()
+    ]
+
+
+_LOG_TWO_MODELS = """
+import sys, tempfile, time, torch, mlflow
+from fashion_mnist import tracking
+from fashion_mnist.datasets import MlflowSoftmaxModelDataset
+folder = tempfile.mkdtemp()
+uri = f"sqlite:///{folder}/mlflow.db"
+mlflow.set_tracking_uri(uri)
+run = mlflow.MlflowClient().create_run(mlflow.set_experiment("bench").experiment_id)
+tracking.bind(run.info.run_id, uri, frozenset())
+model = {"weight": torch.zeros(10, 784), "bias": torch.zeros(10)}
+for name in ["scratch", "concise"]:
+    dataset = MlflowSoftmaxModelDataset(filepath=f"{folder}/{name}.safetensors", name=name)
+    start = time.perf_counter()
+    dataset.save(model)
+    print(time.perf_counter() - start)
+"""
+
+
+def model_logging_seconds() -> list[float]:
+    """Seconds to save and log each of two models, in a fresh process."""
+    result = subprocess.run(
+        [sys.executable, "-c", _LOG_TWO_MODELS],
         cwd=ROOT,
         check=True,
         capture_output=True,
+        text=True,
     )
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return [float(line) for line in result.stdout.split()]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--no-rss", action="store_true", help="skip the kedro run")
+    parser.add_argument(
+        "--runs", type=int, default=3, help="paired kedro/plain runs (median)"
+    )
+    parser.add_argument("--loops-only", action="store_true", help="skip the runs")
     args = parser.parse_args()
 
     paths = [PRIMARY / f"fashion_mnist_{s}.parquet" for s in ("train", "test")]
@@ -108,9 +174,20 @@ def main() -> None:
             f"{name:<16} {seconds:6.2f} s / {PARAMS['num_epochs']} epochs   "
             f"{seconds / reference:5.2f}x reference"
         )
-    if not args.no_rss:
-        rss = peak_rss_of_training_run()
-        print(f"peak RSS of `kedro run --pipelines training`: {rss:.0f} MiB")  # noqa: T201
+    if args.loops_only:
+        return
+    first, second = model_logging_seconds()
+    print(  # noqa: T201
+        f"logging a model to MLflow: {first:.2f} s (first of the run), "
+        f"{second:.2f} s (second)"
+    )
+    results = training_run_against_plain_script(args.runs)
+    plain = results[0][1]
+    for name, seconds, rss in results:
+        print(  # noqa: T201
+            f"{name:<32} {seconds:6.2f} s  {seconds / plain:5.2f}x plain script   "
+            f"peak RSS {rss:5.0f} MiB"
+        )
 
 
 if __name__ == "__main__":

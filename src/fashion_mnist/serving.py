@@ -1,4 +1,4 @@
-"""The MLflow pyfunc model that serves either trained model from its state dict."""
+"""The MLflow pyfunc model that serves either trained model, and its request contract."""
 
 from __future__ import annotations
 
@@ -8,49 +8,93 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 import torch
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 from fashion_mnist.softmax import linear_logits, softmax, to_features
+from fashion_mnist.tables import IMAGE_SHAPE
 
-# MLflow warns at class creation that `predict` lacks type hints; hints would
-# make MLflow replace the uint8 tensor signature that the input example gives.
+# MLflow warns at class creation that `predict` lacks type hints; the request
+# contract below is checked by the model itself, so hints would add nothing.
 warnings.filterwarnings(
     "ignore", message=r".*Add type hints to the `predict` method", category=UserWarning
 )
 
+FEATURES = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
+INPUT_CONTRACT = (
+    "raw pixels: integers 0–255 of any integer type, as a batch of flattened "
+    "images (n, 784) or of 28×28 images (n, 28, 28)"
+)
+
+
+class RequestContractError(MlflowException):
+    """A request that breaks the input contract; the scoring server answers 400."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, error_code=INVALID_PARAMETER_VALUE)
+
+
+def check_pixels(model_input) -> np.ndarray:
+    """Check a request's images against the input contract and flatten them.
+
+    Args:
+        model_input: A NumPy array, a list or a table (one column per pixel).
+
+    Returns:
+        ``uint8`` array of shape (n, 784).
+
+    Raises:
+        RequestContractError: For floats (scaled 0–1 input is ambiguous, so it
+            is refused rather than guessed at), values outside 0–255, or another
+            shape; the message is one sentence and never echoes the input.
+    """
+    values = (
+        model_input.to_numpy()
+        if isinstance(model_input, pd.DataFrame)
+        else np.asarray(model_input)
+    )
+    if values.dtype.kind not in "iu":
+        kind = "floats" if values.dtype.kind == "f" else f"dtype {values.dtype}"
+        span = (
+            f" in {values.min():g}..{values.max():g}"
+            if values.dtype.kind == "f" and values.size
+            else ""
+        )
+        raise RequestContractError(
+            f"Expected {INPUT_CONTRACT}; got {kind}{span}. Send the raw 0–255 "
+            "pixel values, not scaled ones."
+        )
+    if values.size and (values.min() < 0 or values.max() > 255):
+        raise RequestContractError(
+            f"Expected {INPUT_CONTRACT}; got values in {values.min()}..{values.max()}."
+        )
+    if values.ndim == 3 and values.shape[1:] == IMAGE_SHAPE:
+        values = values.reshape(len(values), FEATURES)
+    if values.ndim != 2 or values.shape[1] != FEATURES:
+        raise RequestContractError(
+            f"Expected {INPUT_CONTRACT}; got shape {tuple(values.shape)}."
+        )
+    return values.astype(np.uint8)
+
 
 class SoftmaxRegressionModel(mlflow.pyfunc.PythonModel):
-    """Predict classes and probabilities from flattened ``uint8`` images.
+    """Predict classes and probabilities from raw pixel images.
 
-    Input: shape (n, 784), ``uint8`` pixels 0–255 (a NumPy array, or a table
-    with 784 columns). Output: a table with ``class_index`` (``int64``) and
-    ``proba_0`` … ``proba_9``. The weights come from the ``weights``
-    artifact, the same safetensors file the catalog saves under
-    ``data/06_models/``; its checksum is verified on load.
+    Input: see :data:`INPUT_CONTRACT`, checked by :func:`check_pixels`. Output:
+    a table with ``class_index`` (``int64``) and ``proba_0`` … ``proba_9``. The
+    weights come from the ``weights`` artifact, the same safetensors file the
+    catalog saves under ``data/06_models/``; its checksum is verified on load,
+    and safetensors holds tensors only, so a tampered file runs no code.
     """
 
-    # No type hints on these two methods: MLflow would read them as a schema.
-    # The signature comes from the input example given when the model is logged.
+    # No type hints on these two methods: the contract is checked in predict.
     def load_context(self, context):
         from fashion_mnist.datasets.model_dataset import SoftmaxModelDataset
 
         self.model = SoftmaxModelDataset(filepath=context.artifacts["weights"]).load()
 
     def predict(self, context, model_input, params=None):
-        values = np.asarray(model_input)
-        if values.dtype.kind not in "iu" or (
-            values.size and (values.min() < 0 or values.max() > 255)
-        ):
-            raise ValueError(
-                "expected raw pixels: integers in 0..255 (uint8), got dtype "
-                f"{values.dtype}"
-                + (f" in {values.min()}..{values.max()}" if values.size else "")
-            )
-        pixels = values.astype(np.uint8)
-        features = self.model["weight"].shape[1]
-        if pixels.ndim != 2 or pixels.shape[1] != features:
-            raise ValueError(
-                f"expected flattened images of shape (n, {features}), got {pixels.shape}"
-            )
+        pixels = check_pixels(model_input)
         with torch.no_grad():
             probs = softmax(linear_logits(self.model, to_features(pixels))).numpy()
         table = pd.DataFrame(

@@ -284,8 +284,11 @@ def test_the_confusion_matrix_figure_is_a_heatmap_of_the_counts_and_a_colour_bar
 def test_the_gate_passes_good_metrics_and_says_so(caplog):
     caplog.set_level(logging.INFO, logger=GATE_LOGGER)
 
-    check_thresholds(_comparison(), {"thresholds": THRESHOLDS, "on_failure": "raise"})
+    verdict = check_thresholds(
+        _comparison(), {"thresholds": THRESHOLDS, "on_failure": "raise"}
+    )
 
+    assert verdict == {"passed": True, "failures": []}
     assert "Threshold gate passed: 10 checks on 2 models" in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
@@ -341,10 +344,15 @@ def test_the_gate_error_names_each_failure_on_its_own_line():
 def test_on_failure_warn_logs_the_failures_instead_of_raising(caplog):
     caplog.set_level(logging.INFO, logger=GATE_LOGGER)
 
-    check_thresholds(
+    verdict = check_thresholds(
         _comparison(concise__test_acc=0.2),
         {"thresholds": THRESHOLDS, "on_failure": "warn"},
     )
+
+    assert verdict == {
+        "passed": False,
+        "failures": ["concise: test_acc = 0.2000, bound > 0.7"],
+    }
 
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1

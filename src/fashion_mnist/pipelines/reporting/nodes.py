@@ -160,7 +160,7 @@ def plot_confusion_matrix(metrics: dict[str, Any], title: str = "") -> Figure:
 
 def check_thresholds(
     comparison: pd.DataFrame, evaluation: dict[str, Any], **saved_reports: Any
-) -> None:
+) -> dict[str, Any]:
     """Check every model's metrics against the bounds; fail loudly or warn.
 
     Args:
@@ -172,6 +172,10 @@ def check_thresholds(
         **saved_reports: The figures, loaded back. Taking them as inputs makes
             Kedro run the gate only once every report is saved, so a failing
             run keeps everything it computed.
+
+    Returns:
+        The verdict: ``passed`` (bool) and ``failures`` (one line per failed
+        check); a failing verdict comes back only when ``on_failure`` is ``warn``.
 
     Raises:
         ThresholdGateError: Listing every failed check (model, metric, value,
@@ -204,13 +208,13 @@ def check_thresholds(
             len(checks) * len(comparison),
             len(comparison),
         )
-        return
+        return {"passed": True, "failures": []}
     message = f"Threshold gate failed ({len(failures)} checks):\n" + "\n".join(
         f"  - {failure}" for failure in failures
     )
     if on_failure == "warn":
         logger.warning("%s\n(on_failure: warn, so the run goes on)", message)
-        return
+        return {"passed": False, "failures": failures}
     raise ThresholdGateError(
         f"{message}\nThe metrics and figures are saved under data/08_reporting/. "
         "Set evaluation.on_failure=warn to explore without failing the run."

@@ -90,7 +90,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             "models_learning_curves": "models_learning_curves",
             **reports,
         },
-        outputs=None,
+        outputs="gate_verdict",
         name="check_thresholds",
         tags="reporting",
     )
