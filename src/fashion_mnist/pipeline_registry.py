@@ -5,6 +5,8 @@ from __future__ import annotations
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
+ON_DEMAND = {"inference"}
+
 
 def register_pipelines() -> dict[str, Pipeline]:
     """Register the project's pipelines.
@@ -13,5 +15,8 @@ def register_pipelines() -> dict[str, Pipeline]:
         A mapping from pipeline names to ``Pipeline`` objects.
     """
     pipelines = find_pipelines(raise_errors=True)
-    pipelines["__default__"] = sum(pipelines.values())
+    # Inference classifies the user's own images: asked for by name, never by default.
+    pipelines["__default__"] = sum(
+        pipeline for name, pipeline in pipelines.items() if name not in ON_DEMAND
+    )
     return pipelines

@@ -10,6 +10,7 @@ from typing import Any
 _WHERE = {
     "FigureDataset": "figure_dataset",
     "IDXFile": "idx_dataset",
+    "ImageFolderDataset": "image_folder_dataset",
     "VerifiedIDXDataset": "idx_dataset",
     "MlflowSoftmaxModelDataset": "mlflow_model_dataset",
     "SoftmaxModelDataset": "model_dataset",
@@ -24,6 +25,7 @@ _WHERE = {
 __all__ = [
     "FigureDataset",
     "IDXFile",
+    "ImageFolderDataset",
     "MlflowSoftmaxModelDataset",
     "ModelProvenanceDataset",
     "ModelRegistryDataset",

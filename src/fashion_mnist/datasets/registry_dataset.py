@@ -81,7 +81,9 @@ class ModelRegistryDataset(AbstractDataset[dict[str, dict[str, Any]], dict[str, 
             filter_string=f"name LIKE '{self._prefix}%'"
         ):
             try:
-                version = client.get_model_version_by_alias(registered.name, self._alias)
+                version = client.get_model_version_by_alias(
+                    registered.name, self._alias
+                )
             except MlflowException:
                 continue
             found[registered.name] = {
@@ -143,7 +145,9 @@ class ModelRegistryDataset(AbstractDataset[dict[str, dict[str, Any]], dict[str, 
                 version.version,
                 test_acc,
                 self._alias,
-                f", ahead of version {champion.version} ({best:.4f})" if champion else "",
+                f", ahead of version {champion.version} ({best:.4f})"
+                if champion
+                else "",
             )
         else:
             logger.info(
