@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -161,23 +160,6 @@ def test_something_other_than_a_dataframe_is_rejected():
         TableContractError, match=r"it is a list, not a pandas DataFrame"
     ):
         check_table([1, 2], "fashion_mnist_train")
-
-
-def test_a_60000_row_table_is_checked_in_well_under_a_tenth_of_a_second():
-    rng = np.random.default_rng(0)
-    big = pd.DataFrame(
-        rng.integers(0, 256, size=(60_000, 784), dtype=np.uint8), columns=PIXEL_COLUMNS
-    )
-    big.insert(0, LABEL_COLUMN, rng.integers(0, 10, size=60_000))
-    check_table(big, "warm-up")
-
-    seconds = []
-    for _ in range(5):
-        start = time.perf_counter()
-        check_table(big, "fashion_mnist_train")
-        seconds.append(time.perf_counter() - start)
-
-    assert min(seconds) < 0.02
 
 
 def test_table_to_arrays_refuses_float_pixels_instead_of_casting_them(table):
@@ -348,3 +330,14 @@ def test_every_problem_is_reported_together_one_a_line(params):
 
 def test_groups_absent_from_the_parameters_are_not_checked():
     validate_parameters({"other": {"anything": 1}})
+
+
+def test_a_table_missing_a_class_is_refused_when_every_class_is_required():
+    table = make_table(n_per_class=2)
+    one_class_short = table[table["label"] != 3].reset_index(drop=True)
+
+    check_table(one_class_short, "partial")  # the bare contract: rows, dtypes, range
+    with pytest.raises(
+        TableContractError, match=r"no image of class\(es\) \[3\] in 18 row\(s\)"
+    ):
+        check_table(one_class_short, "fashion_mnist_train", every_class=True)

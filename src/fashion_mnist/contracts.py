@@ -83,7 +83,9 @@ def table_schema(num_classes: int = 10) -> pa.DataFrameSchema:
     )
 
 
-def check_table(table: pd.DataFrame, name: str, num_classes: int = 10) -> pd.DataFrame:
+def check_table(
+    table: pd.DataFrame, name: str, num_classes: int = 10, every_class: bool = False
+) -> pd.DataFrame:
     """Check a table against :func:`table_schema`; return it unchanged when it holds.
 
     The schema's declaration is evaluated column by column in vectorised form
@@ -94,6 +96,8 @@ def check_table(table: pd.DataFrame, name: str, num_classes: int = 10) -> pd.Dat
         table: One row per image: ``label`` and ``pixel_000`` … ``pixel_783``.
         name: The table's name in messages, e.g. the dataset ``fashion_mnist_train``.
         num_classes: k; labels must lie in 0..k-1.
+        every_class: Also require at least one image of each of the k classes
+            (a table to train or score on; a one-row table is not one).
 
     Returns:
         ``table`` itself.
@@ -111,6 +115,13 @@ def check_table(table: pd.DataFrame, name: str, num_classes: int = 10) -> pd.Dat
             *_dtype_problems(table, schema),
             *_check_problems(table, schema),
         ]
+        if every_class and not problems:
+            absent = sorted(set(range(num_classes)) - set(table["label"].unique()))
+            if absent:
+                problems.append(
+                    f"no image of class(es) {absent} in {len(table)} row(s): every "
+                    "class must appear at least once"
+                )
     if problems:
         raise TableContractError(
             f"Table {name!r} breaks the Fashion-MNIST table contract "

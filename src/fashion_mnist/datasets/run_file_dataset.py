@@ -144,11 +144,21 @@ class TableDataset(RunFileDataset):
             filepath: data/03_primary/fashion_mnist_train.parquet
     """
 
+    def __init__(self, *, every_class: bool = True, **kwargs: Any) -> None:
+        """Create the dataset.
+
+        Args:
+            every_class: Require at least one image of every class.
+            **kwargs: As for :class:`RunFileDataset`.
+        """
+        super().__init__(**kwargs)
+        self._every_class = every_class
+
     def _check(self, data: Any) -> Any:
         from fashion_mnist.contracts import TableContractError, check_table
 
         try:
-            return check_table(data, self._filepath.stem)
+            return check_table(data, self._filepath.stem, every_class=self._every_class)
         except TableContractError as exc:
             raise DatasetError(f"{self._filepath}: {exc}") from None
 

@@ -1,0 +1,356 @@
+"""Bad content never trains, serves or reports silently: each bad input met by `kedro run`.
+
+Every case runs the real command in a copy of a small synthetic project whose
+tables are made and whose models are trained once, then asserts the exit code,
+the message a user reads, and that nothing good was overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from mlflow import MlflowClient
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from fashion_mnist.datasets.model_dataset import FORMAT, tensor_digest
+from tests.conftest import PROJECT_ROOT, ProjectCopy, make_synthetic_project
+from tests.support.runs import client_for, runs
+
+pytestmark = pytest.mark.slow
+
+TRAIN_TABLE = Path("data/03_primary/fashion_mnist_train.parquet")
+SCRATCH_MODEL = Path("data/06_models/scratch/model.safetensors")
+MODELS = [SCRATCH_MODEL, Path("data/06_models/concise/model.safetensors")]
+REBUILD_TABLES = "Rebuild it with: kedro run --pipelines ingestion"
+RETRAIN = "Retrain it with: kedro run --pipelines training"
+
+
+@pytest.fixture(scope="module")
+def trained_project(tmp_path_factory) -> ProjectCopy:
+    """A synthetic project whose tables are made and whose models are trained and scored."""
+    project = make_synthetic_project(tmp_path_factory.mktemp("trained") / "project")
+    project.kedro("run", "--pipelines", "ingestion")
+    project.kedro("run", "--pipelines", "training,evaluation")
+    return project
+
+
+@pytest.fixture(scope="module")
+def empty_store(tmp_path_factory) -> Path:
+    """An MLflow store with its tables made and no experiment of the project's yet."""
+    path = tmp_path_factory.mktemp("store") / "mlflow.db"
+    MlflowClient(f"sqlite:///{path}").search_experiments()
+    return path
+
+
+@pytest.fixture
+def project(trained_project, empty_store, tmp_path) -> ProjectCopy:
+    """A copy of the trained project with an MLflow store of its own (no runs yet)."""
+    target = tmp_path / "project"
+    # The trained project's store names its artifact folder by absolute path, so
+    # each copy gets an empty store; made once, it saves each run its migrations.
+    shutil.copytree(
+        trained_project.path,
+        target,
+        ignore=shutil.ignore_patterns("mlflow.db*", "mlruns"),
+    )
+    shutil.copy2(empty_store, target / "mlflow.db")
+    return ProjectCopy(target)
+
+
+def output(result: subprocess.CompletedProcess) -> str:
+    """Everything the command printed, with Kedro's line wrapping undone."""
+    return " ".join((result.stdout + result.stderr).split())
+
+
+def model_bytes(project: ProjectCopy) -> dict[Path, bytes]:
+    """Both trained model files, byte for byte."""
+    return {path: (project.path / path).read_bytes() for path in MODELS}
+
+
+def write_table(
+    project: ProjectCopy, change: Callable[[pd.DataFrame], pd.DataFrame]
+) -> None:
+    """Replace the ingested training table with a changed copy of it."""
+    path = project.path / TRAIN_TABLE
+    change(pd.read_parquet(path)).to_parquet(path, index=False)
+
+
+# ---------------------------------------------------------------- tables
+def _pixels_as_floats_in_0_1(table: pd.DataFrame) -> pd.DataFrame:
+    pixels = table.columns[1:]
+    return pd.concat([table[["label"]], table[pixels] / 255.0], axis=1)
+
+
+def _pixels_as_int64_out_of_range(table: pd.DataFrame) -> pd.DataFrame:
+    pixels = table.columns[1:]
+    table[pixels] = table[pixels].astype(np.int64)
+    table.loc[0, "pixel_000"] = 300
+    table.loc[1, "pixel_001"] = -5
+    return table
+
+
+def _a_nan_pixel(table: pd.DataFrame) -> pd.DataFrame:
+    pixels = table.columns[1:]
+    table[pixels] = table[pixels].astype(np.float64)
+    table.loc[0, "pixel_000"] = np.nan
+    return table
+
+
+def _a_label_of_10(table: pd.DataFrame) -> pd.DataFrame:
+    table.loc[0, "label"] = 10
+    return table
+
+
+def _no_rows(table: pd.DataFrame) -> pd.DataFrame:
+    return table.iloc[:0]
+
+
+def test_a_table_of_floats_in_0_1_is_refused_and_the_trained_models_are_kept(
+    project,
+):
+    before = model_bytes(project)
+    write_table(project, _pixels_as_floats_in_0_1)
+
+    result = project.kedro("run", "--pipelines", "training", check=False)
+
+    text = output(result)
+    assert result.returncode != 0, text[-3000:]
+    assert "Table 'fashion_mnist_train' breaks the Fashion-MNIST table contract" in text
+    assert (
+        "column 'pixel_000' has dtype float64, expected uint8 "
+        "(raw 0–255 pixels; floats in 0–1 are not accepted)"
+    ) in text
+    assert "values span 0..1" in text
+    assert REBUILD_TABLES in text
+    assert "epoch 1/" not in text
+    assert model_bytes(project) == before
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (
+            _pixels_as_int64_out_of_range,
+            "column 'pixel_000' has dtype int64, expected uint8 (raw 0–255 pixels; "
+            "floats in 0–1 are not accepted); so do 783 more pixel columns; "
+            "values span -5..300",
+        ),
+        (
+            _a_nan_pixel,
+            "column 'pixel_000' has dtype float64, expected uint8 (raw 0–255 pixels; "
+            "floats in 0–1 are not accepted); so do 783 more pixel columns; "
+            "values span 0..255, 1 NaN value(s)",
+        ),
+        (_a_label_of_10, "label 10 is outside 0..9 (in 1 row(s))"),
+        (_no_rows, "the table is empty (no rows)"),
+    ],
+    ids=["int64-300-and-minus-5", "nan-pixel", "label-10", "no-rows"],
+)
+def test_a_table_that_breaks_the_contract_is_named_and_never_trained_on(
+    project, change, problem
+):
+    before = model_bytes(project)
+    write_table(project, change)
+
+    result = project.kedro("run", "--pipelines", "training", check=False)
+
+    text = output(result)
+    assert result.returncode != 0, text[-3000:]
+    assert f"fashion_mnist_train: {project.path / TRAIN_TABLE}: " in text
+    assert problem in text
+    assert REBUILD_TABLES in text
+    assert "epoch 1/" not in text
+    assert model_bytes(project) == before
+
+
+def test_a_one_row_table_is_refused_and_the_trained_models_are_kept(project):
+    before = model_bytes(project)
+    write_table(project, lambda table: table.iloc[:1])
+
+    result = project.kedro("run", "--pipelines", "training", check=False)
+
+    text = output(result)
+    assert result.returncode != 0, text[-3000:]
+    assert "no image of class(es) [1, 2, 3, 4, 5, 6, 7, 8, 9] in 1 row(s)" in text
+    assert "epoch 1/" not in text
+    assert model_bytes(project) == before
+
+
+# ---------------------------------------------------------------- models
+def test_a_model_whose_bytes_changed_is_refused_by_name(project):
+    path = project.path / SCRATCH_MODEL
+    content = bytearray(path.read_bytes())
+    content[-10] ^= 0xFF  # the tensor data ends the file; the header leads it
+    path.write_bytes(bytes(content))
+
+    result = project.kedro("run", "--pipelines", "evaluation", check=False)
+
+    text = output(result)
+    assert result.returncode != 0, text[-3000:]
+    assert (
+        f"scratch_model: {path} was changed after it was written: its tensors do "
+        "not match the SHA-256 stored in the file"
+    ) in text
+    assert RETRAIN in text
+
+
+def _write_model(project: ProjectCopy, model: dict[str, torch.Tensor]) -> None:
+    """Write a model with a true checksum, so only the model contract can fail."""
+    path = project.path / SCRATCH_MODEL
+    with safe_open(path, framework="pt") as f:
+        run_id = (f.metadata() or {}).get("mlflow_run_id", "")
+    header = {"format": FORMAT, "sha256": tensor_digest(model), "mlflow_run_id": run_id}
+    save_file(model, str(path), metadata=header)
+
+
+@pytest.mark.parametrize(
+    ("model", "problem"),
+    [
+        (
+            {"weight": torch.zeros(10, 783), "bias": torch.zeros(10)},
+            "weight has shape (10, 783), expected (10, 784)",
+        ),
+        (
+            {
+                "weight": torch.zeros(10, 784, dtype=torch.float64),
+                "bias": torch.zeros(10, dtype=torch.float64),
+            },
+            "weight has dtype torch.float64, expected torch.float32; "
+            "bias has dtype torch.float64, expected torch.float32",
+        ),
+        (
+            {"weight": torch.zeros(10, 784)},
+            "keys ['weight'], expected ['bias', 'weight']",
+        ),
+        (
+            {"weight": torch.full((10, 784), float("nan")), "bias": torch.zeros(10)},
+            "weight holds non-finite values (NaN or inf)",
+        ),
+    ],
+    ids=["wrong-shape", "float64", "missing-bias", "nan-weight"],
+)
+def test_a_model_that_breaks_the_model_contract_is_refused_by_name(
+    project, model, problem
+):
+    _write_model(project, model)
+
+    result = project.kedro("run", "--pipelines", "evaluation", check=False)
+
+    text = output(result)
+    assert result.returncode != 0, text[-3000:]
+    assert (
+        f"scratch_model: {project.path / SCRATCH_MODEL} is not a valid softmax "
+        f"regression model: {problem}. {RETRAIN}"
+    ) in text
+
+
+# ---------------------------------------------------------------- parameters
+def _not_json(constant: str) -> None:
+    """Refuse NaN and Infinity, which strict JSON does not have."""
+    raise ValueError(f"{constant} is not JSON")
+
+
+def test_a_diverging_learning_rate_fails_the_run_and_keeps_models_and_reports(
+    project,
+):
+    before = model_bytes(project)
+
+    result = project.kedro(
+        "run",
+        "--pipelines",
+        "training,evaluation,reporting",
+        "--params",
+        "training.lr=1e38",
+        check=False,
+    )
+
+    text = output(result)
+    assert result.returncode != 0, text[-3000:]
+    assert re.search(
+        r"TrainingDivergedError: \w+: training diverged at epoch \d+ \(.*?\): "
+        r"lower training\.lr \(now 1e\+38\)",
+        text,
+    )
+    [run] = runs(client_for(project.path))
+    assert run.info.status == "FAILED"
+    assert "diverged" in run.data.tags["fashion_mnist.end_reason"]
+    reports = sorted((project.path / "data" / "08_reporting").rglob("metrics.json"))
+    assert reports
+    for report in reports:
+        json.loads(report.read_text(), parse_constant=_not_json)
+    assert model_bytes(project) == before
+
+
+BAD_PARAMETERS = [
+    ("evaluation.on_failure=maybe", "evaluation.on_failure = 'maybe'"),
+    (
+        "evaluation.thresholds.min_test_acc=abc",
+        "evaluation.thresholds.min_test_acc = 'abc'",
+    ),
+    ("reporting.prediction_grid.rows=0", "reporting.prediction_grid.rows = 0"),
+    ("reporting.prediction_grid.rows=-1", "reporting.prediction_grid.rows = -1"),
+    ("reporting.prediction_grid.rows=abc", "reporting.prediction_grid.rows = 'abc'"),
+    (
+        "reporting.prediction_grid.rows=1000",
+        "reporting.prediction_grid.rows × cols = 1000 × 6",
+    ),
+    ("reporting.prediction_grid.dpi=5", "reporting.prediction_grid.dpi = 5"),
+]
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    BAD_PARAMETERS,
+    ids=[override for override, _ in BAD_PARAMETERS],
+)
+def test_a_bad_parameter_is_named_before_any_node_or_mlflow_run_starts(
+    project, override, named
+):
+    result = project.kedro("run", "--params", override, check=False, timeout=120)
+
+    text = output(result)
+    assert result.returncode != 0, text[-3000:]
+    assert "ParameterContractError: Invalid parameters (1 problem(s))" in text
+    assert named in text
+    assert "Running node:" not in text
+    assert "epoch 1/" not in text
+    assert runs(client_for(project.path)) == []
+
+
+def test_a_sweep_bound_that_is_not_a_number_is_named_before_any_trial(project):
+    space = yaml.safe_load(
+        (PROJECT_ROOT / "conf" / "base" / "parameters_sweep.yml").read_text()
+    )
+    space["sweep"]["search_space"]["lr"]["low"] = "abc"
+    space["sweep"]["storage"] = f"sqlite:///{project.path / 'optuna.db'}"
+    (project.path / "conf" / "local" / "parameters_sweep.yml").write_text(
+        yaml.safe_dump(space)
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-m", "fashion_mnist.sweep", "--project", str(project.path)]
+        + ["--n-trials", "1"],
+        cwd=project.path,
+        env=ProjectCopy.environment(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    text = output(result)
+    assert result.returncode != 0, text[-3000:]
+    assert "SweepError: sweep.search_space.lr.low = 'abc': must be a number" in text
+    assert runs(client_for(project.path)) == []
