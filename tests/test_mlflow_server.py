@@ -35,3 +35,11 @@ def test_a_run_sent_to_a_postgresql_backed_server_records_everything(
         project.path / "data/07_model_output/scratch/test_predictions.parquet"
     )
     np.testing.assert_array_equal(predicted["class_index"], expected["predicted"])
+    champion = mlflow.pyfunc.load_model("models:/fashion_mnist_scratch@champion")
+    assert champion.metadata.run_id == runs[0].info.run_id
+    np.testing.assert_array_equal(
+        champion.predict(test[PIXEL_COLUMNS].to_numpy(np.uint8))["class_index"],
+        expected["predicted"],
+    )
+    version = client.get_model_version_by_alias("fashion_mnist_scratch", "champion")
+    assert version.tags["mlflow_run_id"] == runs[0].info.run_id
