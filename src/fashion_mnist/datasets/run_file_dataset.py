@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from kedro.io import AbstractDataset, CachedDataset, DatasetError
+from kedro.io import AbstractDataset, CachedDataset, DatasetError, MemoryDataset
 
 from fashion_mnist import tracking
 
@@ -67,7 +67,9 @@ class RunFileDataset(CachedDataset):
         self._config = dict(dataset)
         if "filepath" not in self._config:
             raise DatasetError(f"{type(self).__name__} needs dataset.filepath")
-        super().__init__(dataset=dict(self._config), copy_mode="assign")
+        # CachedDataset.__init__ would build the wrapped dataset now: see _dataset.
+        self._inner: AbstractDataset | None = None
+        self._cache = MemoryDataset(copy_mode="assign")
         self._EPHEMERAL = False  # the file outlives the run
         self._filepath = Path(self._config["filepath"])
         self._artifact_path = artifact_path or None
@@ -80,11 +82,31 @@ class RunFileDataset(CachedDataset):
         """Where the file lives."""
         return self._filepath
 
+    @property
+    def _dataset(self) -> AbstractDataset:
+        """The wrapped dataset, built on first use: kedro-mlflow builds every
+        catalog entry at start-up, and a run that draws no figure should not
+        import matplotlib for one."""
+        if self._inner is None:
+            self._inner = AbstractDataset.from_config(self._filepath.name, self._config)
+        return self._inner
+
     def _describe(self) -> dict[str, Any]:
         return {
-            "dataset": self._dataset._describe(),
+            "dataset": {k: v for k, v in self._config.items() if k != "save_args"},
             "artifact_path": self._artifact_path if self._log else None,
         }
+
+    def __repr__(self) -> str:
+        return self._pretty_repr(self._describe())
+
+    def _exists(self) -> bool:
+        return self._cache.exists() or self._filepath.exists()
+
+    def _release(self) -> None:
+        self._cache.release()
+        if self._inner is not None:
+            self._inner.release()
 
     def load(self) -> Any:
         if self._cache.exists():
