@@ -1,11 +1,10 @@
 """`make mlflow-ui` serves the project's own MLflow store on the loopback address."""
 
-import os
 import shutil
-import signal
 import subprocess
 
 from tests.conftest import PROJECT_ROOT, _free_port, _wait_for, make_project_copy
+from tests.support.runs import stop_process_group
 
 
 def test_make_mlflow_ui_serves_the_project_store_on_loopback(tmp_path):
@@ -34,9 +33,4 @@ def test_make_mlflow_ui_serves_the_project_store_on_loopback(tmp_path):
 
         assert (project.path / "mlflow.db").is_file()
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_group(process)

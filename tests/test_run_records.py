@@ -169,11 +169,8 @@ def test_the_embedded_store_is_created_once_by_runs_that_start_together(
     assert not list((project.path / "data").rglob(".tmp-*"))
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_during_training_ends_the_run_killed_with_the_reason(
-    tmp_path, real_project, signum
-):
-    project = _project(tmp_path, real_project)
+def _training_under_way(project):
+    """A long training run, returned once its second epoch is logged."""
     process, log = start_kedro(
         project.path,
         "run",
@@ -183,6 +180,15 @@ def test_a_signal_during_training_ends_the_run_killed_with_the_reason(
         "training.num_epochs=200",
     )
     wait_for_text(log, "epoch 2/200", process)
+    return process, log
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_training_ends_the_run_killed_with_the_reason(
+    tmp_path, real_project, signum
+):
+    project = _project(tmp_path, real_project)
+    process, log = _training_under_way(project)
 
     process.send_signal(signum)
     rc, output = finish(process, log, timeout=120)
@@ -206,15 +212,7 @@ def test_a_run_killed_during_training_is_ended_killed_by_the_next_run(
     tmp_path, real_project
 ):
     project = _project(tmp_path, real_project)
-    process, log = start_kedro(
-        project.path,
-        "run",
-        "--pipelines",
-        "training",
-        "--params",
-        "training.num_epochs=200",
-    )
-    wait_for_text(log, "epoch 2/200", process)
+    process, log = _training_under_way(project)
 
     process.send_signal(signal.SIGKILL)
     process.wait()

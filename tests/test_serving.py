@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import shutil
-import signal
 import subprocess
 import sys
 import urllib.error
@@ -18,7 +16,13 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.conftest import PROJECT_ROOT, _free_port, _wait_for, make_project_copy
-from tests.support.runs import client_for, copy_data, logged_models, runs
+from tests.support.runs import (
+    client_for,
+    copy_data,
+    logged_models,
+    runs,
+    stop_process_group,
+)
 
 pytestmark = [pytest.mark.real_data, pytest.mark.slow]
 
@@ -55,12 +59,7 @@ def served(real_run, tmp_path_factory):
         _wait_for(f"http://127.0.0.1:{port}/ping", process, log, timeout=180)
         yield f"http://127.0.0.1:{port}/invocations"
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_group(process)
 
 
 @pytest.fixture(scope="module")

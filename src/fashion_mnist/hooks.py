@@ -276,7 +276,7 @@ class RunRecordHook:
         """Bind the run kedro-mlflow started; name and tag it; watch for signals."""
         import mlflow
 
-        from fashion_mnist.datasets.run_file_dataset import remove_stale_temp_files
+        from fashion_mnist.datasets.staging import remove_stale_temp_files
 
         project_path = Path(run_params.get("project_path") or ".")
         remove_stale_temp_files(project_path / "data")

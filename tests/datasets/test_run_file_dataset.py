@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 
 from fashion_mnist import tracking
 from fashion_mnist.datasets import RunFileDataset, RunMetricsDataset, TableDataset
-from fashion_mnist.datasets.run_file_dataset import remove_stale_temp_files
+from fashion_mnist.datasets.staging import remove_stale_temp_files
 from fashion_mnist.tables import PIXEL_COLUMNS
 from tests.synthetic import make_table
 

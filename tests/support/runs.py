@@ -110,3 +110,13 @@ def logged_models(client: MlflowClient, run) -> dict:
         filter_string=f"source_run_id = '{run.info.run_id}'",
     )
     return {m.name: m for m in models}
+
+
+def stop_process_group(process) -> None:
+    """SIGTERM a server started with ``start_new_session=True``, then SIGKILL it."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_safetensors
 
 from fashion_mnist import tracking
+
+from .staging import staged_file
 
 FORMAT = "fashion_mnist.softmax_regression/1"
 FEATURES = 784
@@ -162,18 +162,10 @@ class SoftmaxModelDataset(
             "sha256": tensor_digest(model),
             "mlflow_run_id": tracking.current_run_id() or "",
         }
-        path = self._filepath
-        path.parent.mkdir(parents=True, exist_ok=True)
-        private = path.parent / tracking.temp_name(path.name)
-        private.mkdir()
-        staged = private / path.name
-        try:
+        with staged_file(self._filepath) as staged:
             staged.write_bytes(save_safetensors(model, metadata=header))
-            # From the private copy: a concurrent run may replace `path` meanwhile.
+            # From the staged copy: a concurrent run may replace the target meanwhile.
             self._after_staging(staged, model)
-            os.replace(staged, path)
-        finally:
-            shutil.rmtree(private, ignore_errors=True)
 
     def _after_staging(self, staged: Path, model: dict[str, torch.Tensor]) -> None:
         """Called with the written file before it is renamed into place."""

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +9,7 @@ from kedro.io import AbstractDataset, CachedDataset, DatasetError, MemoryDataset
 
 from fashion_mnist import tracking
 
-logger = logging.getLogger(__name__)
+from .staging import staged_file
 
 
 class RunFileDataset(CachedDataset):
@@ -127,25 +124,16 @@ class RunFileDataset(CachedDataset):
         return data
 
     def save(self, data: Any) -> None:
-        target = self._filepath
-        target.parent.mkdir(parents=True, exist_ok=True)
-        private = target.parent / tracking.temp_name(target.name)
-        private.mkdir()
-        staged_path = private / target.name
-        try:
-            staged = AbstractDataset.from_config(
-                f"{target.name} (staged)",
+        with staged_file(self._filepath) as staged_path:
+            AbstractDataset.from_config(
+                f"{self._filepath.name} (staged)",
                 {**self._config, "filepath": str(staged_path)},
-            )
-            staged.save(data)
+            ).save(data)
             run_id = tracking.current_run_id() if self._log else None
             if run_id:
                 tracking.client().log_artifact(
                     run_id, str(staged_path), self._artifact_path
                 )
-            os.replace(staged_path, target)
-        finally:
-            shutil.rmtree(private, ignore_errors=True)
         self._cache.save(data)
 
 
@@ -191,42 +179,3 @@ class TableDataset(RunFileDataset):
 
     def save(self, data: Any) -> None:
         super().save(self._check(data))
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_stale_temp_files(root: Path) -> list[Path]:
-    """Delete the temporary files and folders that dead processes left under ``root``.
-
-    Args:
-        root: The project's data folder.
-
-    Returns:
-        What was removed. Temporary files of live processes (a concurrent run)
-        are kept.
-    """
-    removed = []
-    for path in sorted(root.rglob(f"{tracking.TEMP_PREFIX}*")):
-        pid = tracking.owner_pid(path.name)
-        if pid is None or _pid_alive(pid) or not path.exists():
-            continue
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-        removed.append(path)
-    if removed:
-        logger.info(
-            "Removed %d temporary file(s) left by killed runs: %s",
-            len(removed),
-            ", ".join(str(p) for p in removed),
-        )
-    return removed
