@@ -308,7 +308,7 @@ class RunRecordHook:
             PID_START: _process_start(os.getpid()),
         }.items():
             client.set_tag(self._run_id, key, value)
-        for model, source in self._model_sources(pipeline).items():
+        for model, source in self._model_sources(pipeline, project_path).items():
             client.set_tag(self._run_id, f"fashion_mnist.model_source.{model}", source)
         self._end_abandoned_runs(client, active.info.experiment_id)
         self._watch_signals()
@@ -396,7 +396,7 @@ class RunRecordHook:
         self._release()
 
     @staticmethod
-    def _model_sources(pipeline) -> dict[str, str]:
+    def _model_sources(pipeline, project_path: Path) -> dict[str, str]:
         """Per model the run reports on: ``this run``, or the run that trained it."""
         from fashion_mnist.datasets.model_dataset import read_provenance
         from fashion_mnist.models import MODELS
@@ -407,7 +407,7 @@ class RunRecordHook:
             if f"{model}_model" in outputs:
                 sources[model] = "this run"
             elif any(name.startswith((f"{model}_", f"{model}.")) for name in inputs):
-                path = Path("data/06_models") / model / "model.safetensors"
+                path = project_path / "data/06_models" / model / "model.safetensors"
                 sources[model] = read_provenance(path).get("mlflow_run_id") or "unknown"
         return sources
 
