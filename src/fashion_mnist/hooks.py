@@ -308,7 +308,7 @@ class RunRecordHook:
             PID_START: _process_start(os.getpid()),
         }.items():
             client.set_tag(self._run_id, key, value)
-        for model, source in self._model_sources(pipeline, project_path).items():
+        for model, source in self._model_sources(pipeline, catalog).items():
             client.set_tag(self._run_id, f"fashion_mnist.model_source.{model}", source)
         self._end_abandoned_runs(client, active.info.experiment_id)
         self._watch_signals()
@@ -396,20 +396,17 @@ class RunRecordHook:
         self._release()
 
     @staticmethod
-    def _model_sources(pipeline, project_path: Path) -> dict[str, str]:
+    def _model_sources(pipeline, catalog) -> dict[str, str]:
         """Per model the run reports on: ``this run``, or the run that trained it."""
-        from fashion_mnist.datasets.model_dataset import read_provenance
-        from fashion_mnist.models import MODELS
-
-        outputs, inputs = pipeline.all_outputs(), pipeline.inputs()
-        sources = {}
-        for model in MODELS:
-            if f"{model}_model" in outputs:
-                sources[model] = "this run"
-            elif any(name.startswith((f"{model}_", f"{model}.")) for name in inputs):
-                path = project_path / "data/06_models" / model / "model.safetensors"
-                sources[model] = read_provenance(path).get("mlflow_run_id") or "unknown"
-        return sources
+        if "model_provenance" not in catalog:
+            return {}
+        inputs = pipeline.inputs()
+        return {
+            model: "this run" if source["this_run"] else source["run_id"] or "unknown"
+            for model, source in catalog.load("model_provenance").items()
+            if source["this_run"]
+            or any(name.startswith((f"{model}_", f"{model}.")) for name in inputs)
+        }
 
     @staticmethod
     def _end_abandoned_runs(client, experiment_id: str) -> None:
