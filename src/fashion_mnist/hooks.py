@@ -291,8 +291,8 @@ class RunRecordHook:
         client = tracking.client()
         filters = node_filters(run_params)
         overrides = _flatten("", run_params.get("runtime_params") or {})
-        client.set_tag(self._run_id, "mlflow.runName", run_name(run_params))
-        for key, value in {
+        tags = {
+            "mlflow.runName": run_name(run_params),
             "runner": runner_name(run_params),
             "kedro.runner": runner_name(run_params),
             "kedro.async": "false",
@@ -306,10 +306,14 @@ class RunRecordHook:
             PID: str(os.getpid()),
             HOST: socket.gethostname(),
             PID_START: _process_start(os.getpid()),
-        }.items():
-            client.set_tag(self._run_id, key, value)
-        for model, source in self._model_sources(pipeline, catalog).items():
-            client.set_tag(self._run_id, f"fashion_mnist.model_source.{model}", source)
+            **{
+                f"fashion_mnist.model_source.{model}": source
+                for model, source in self._model_sources(pipeline, catalog).items()
+            },
+        }
+        from mlflow.entities import RunTag
+
+        client.log_batch(self._run_id, tags=[RunTag(k, v) for k, v in tags.items()])
         self._end_abandoned_runs(client, active.info.experiment_id)
         self._watch_signals()
         if not self._atexit_registered:
