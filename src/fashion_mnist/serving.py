@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
@@ -11,14 +9,13 @@ import torch
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
+from fashion_mnist.noise import silence_known_noise
 from fashion_mnist.softmax import linear_logits, softmax, to_features
 from fashion_mnist.tables import IMAGE_SHAPE
 
-# MLflow warns at class creation that `predict` lacks type hints; the request
-# contract below is checked by the model itself, so hints would add nothing.
-warnings.filterwarnings(
-    "ignore", message=r".*Add type hints to the `predict` method", category=UserWarning
-)
+# Also where no kedro CLI ran (a model server): MLflow warns at class creation
+# that `predict` lacks type hints, which the request contract makes needless.
+silence_known_noise()
 
 FEATURES = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
 INPUT_CONTRACT = (

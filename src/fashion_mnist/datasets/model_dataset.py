@@ -103,11 +103,6 @@ class SoftmaxModelDataset(
         self._num_classes = num_classes
         self.metadata = metadata
 
-    @property
-    def filepath(self) -> Path:
-        """Where the model lives."""
-        return self._filepath
-
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath), "num_classes": self._num_classes}
 

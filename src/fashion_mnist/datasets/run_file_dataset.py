@@ -75,11 +75,6 @@ class RunFileDataset(CachedDataset):
         self.metadata = metadata
 
     @property
-    def filepath(self) -> Path:
-        """Where the file lives."""
-        return self._filepath
-
-    @property
     def _dataset(self) -> AbstractDataset:
         """The wrapped dataset, built on first use: kedro-mlflow builds every
         catalog entry at start-up, and a run that draws no figure should not
