@@ -262,7 +262,7 @@ def test_the_page_draws_each_model_as_a_collapsed_namespace(
     tasks = sorted(label for kind, label in drawn if kind == "task")
     assert groups == ["concise", "scratch"]
     assert tasks == sorted(n.name for n in default_pipeline.nodes if not n.namespace)
-    assert {"train_scratch", "train_concise", "flatten_train"} <= set(tasks)
+    assert {"scratch.train", "concise.train", "flatten_train"} <= set(tasks)
 
 
 def test_the_expanded_page_draws_every_node_and_dataset(

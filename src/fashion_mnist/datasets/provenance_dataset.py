@@ -53,7 +53,7 @@ class ModelProvenanceDataset(AbstractDataset[None, dict[str, dict[str, Any]]]):
         current = tracking.current_run_id() or ""
         sources = {}
         for model in MODELS:
-            if tracking.produced_in_this_run(f"{model}_model"):
+            if tracking.produced_in_this_run(f"{model}.model"):
                 sources[model] = {"run_id": current, "this_run": True}
             else:
                 path = self._models_dir / model / self._filename

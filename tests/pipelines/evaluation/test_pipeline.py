@@ -10,12 +10,6 @@ from tests.synthetic import CLASS_NAMES, make_table, training_params
 MODELS = ["scratch", "concise"]
 
 
-def _one_of(names, model, output):
-    """One model's dataset, whether named ``scratch.metrics`` or ``scratch_metrics``."""
-    (name,) = {f"{model}.{output}", f"{model}_{output}"} & set(names)
-    return name
-
-
 def test_evaluation_scores_and_predicts_for_each_model_then_compares_them(tmp_path):
     pipeline = training.create_pipeline() + evaluation.create_pipeline()
     # Files, not memory: the runner empties a memory dataset once its last reader ran.
@@ -25,7 +19,7 @@ def test_evaluation_scores_and_predicts_for_each_model_then_compares_them(tmp_pa
     }
     catalog = DataCatalog(
         datasets={
-            _one_of(pipeline.all_outputs(), model, "metrics"): dataset
+            f"{model}.metrics": dataset
             for model, dataset in metrics_datasets.items()
         }
     )
@@ -43,7 +37,7 @@ def test_evaluation_scores_and_predicts_for_each_model_then_compares_them(tmp_pa
     assert comparison["model"].tolist() == MODELS
     for model, row in zip(MODELS, comparison.itertuples(), strict=True):
         metrics = metrics_datasets[model].load()
-        predictions = outputs[_one_of(outputs, model, "test_predictions")].load()
+        predictions = outputs[f"{model}.test_predictions"].load()
         assert metrics["test_acc"] > 0.9
         assert row.test_acc == metrics["test_acc"]
         assert row.train_loss == metrics["train_loss"]

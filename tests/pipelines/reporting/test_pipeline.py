@@ -42,8 +42,8 @@ def _pipeline():
 
 
 def _per_model_reports(pipeline) -> dict[str, tuple[str, str]]:
-    """Each model's report dataset, ``scratch.metrics`` or ``scratch_metrics``, by name."""
-    pattern = re.compile(rf"({'|'.join(MODELS)})[._](metrics|{'|'.join(FIGURES)})")
+    """Each model's report datasets (``scratch.metrics``, ``scratch.prediction_grid``, ...)."""
+    pattern = re.compile(rf"({'|'.join(MODELS)})\.(metrics|{'|'.join(FIGURES)})")
     return {
         name: match.groups()
         for name in pipeline.all_outputs()

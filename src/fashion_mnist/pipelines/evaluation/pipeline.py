@@ -50,13 +50,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         Pipeline(
             evaluation_template(),
             namespace=model,
-            inputs={
-                "model": f"{model}_model",
-                "history": f"{model}_history",
-                "fashion_mnist_train": "fashion_mnist_train",
-                "fashion_mnist_test": "fashion_mnist_test",
-            },
-            outputs={"metrics": f"{model}_metrics"},
+            inputs={"fashion_mnist_train", "fashion_mnist_test"},
             parameters={"params:class_names"},
             tags=["evaluation", model],
         )
@@ -66,7 +60,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         compare_models,
         inputs={
             "provenance": "model_provenance",
-            **{model: f"{model}_metrics" for model in MODELS},
+            **{model: f"{model}.metrics" for model in MODELS},
         },
         outputs="model_comparison",
         name="compare_models",

@@ -54,12 +54,7 @@ def model_reports(model: str) -> Pipeline:
     return Pipeline(
         template,
         namespace=model,
-        inputs={
-            "fashion_mnist_test": "fashion_mnist_test",
-            "history": f"{model}_history",
-            "metrics": f"{model}_metrics",
-        },
-        outputs={figure: f"{model}_{figure}" for figure in FIGURES},
+        inputs={"fashion_mnist_test"},
         parameters={"params:class_names", "params:reporting.prediction_grid"},
         tags=["reporting", model],
     )
@@ -76,12 +71,12 @@ def create_pipeline(**kwargs) -> Pipeline:
     """
     overlay = Node(
         plot_models_learning_curves,
-        inputs={model: f"{model}_history" for model in MODELS},
+        inputs={model: f"{model}.history" for model in MODELS},
         outputs="models_learning_curves",
         name="plot_models_learning_curves",
         tags="reporting",
     )
-    reports = {f"{m}_{f}": f"{m}_{f}" for m in MODELS for f in FIGURES}
+    reports = {f"{m}_{f}": f"{m}.{f}" for m in MODELS for f in FIGURES}
     gate = Node(
         check_thresholds,
         inputs={

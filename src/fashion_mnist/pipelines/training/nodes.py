@@ -44,6 +44,7 @@ class Hyperparameters(BaseModel):
     num_epochs: int = Field(10, ge=1)
     init_std: float = Field(0.01, ge=0)
     weight_decay: float = Field(0.0, ge=0)
+    lr_schedule: Literal["constant", "cosine", "linear"] = "constant"
     standardize: bool = False
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -59,6 +60,7 @@ class _Overrides(BaseModel):
     num_epochs: int | None = Field(None, ge=1)
     init_std: float | None = Field(None, ge=0)
     weight_decay: float | None = Field(None, ge=0)
+    lr_schedule: Literal["constant", "cosine", "linear"] | None = None
     standardize: bool | None = None
     seed: int | None = None
     device: Literal["auto", "cpu", "cuda"] | None = None
@@ -112,6 +114,21 @@ def resolve_hyperparameters(params: dict[str, Any], model: str) -> Hyperparamete
     return resolved[model]
 
 
+def lr_factor(schedule: str, step: int, total_steps: int) -> float:
+    """The learning rate's multiplier at SGD step ``step`` (0-based) of ``total_steps``.
+
+    ``constant``: 1. ``cosine``: ``(1 + cos(pi * step / total_steps)) / 2``,
+    from 1 down towards 0. ``linear``: ``1 - step / total_steps``. The decay
+    lets SGD settle in the optimum instead of jittering around it.
+    """
+    if schedule == "constant":
+        return 1.0
+    fraction = step / total_steps
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * fraction))
+    return 1.0 - fraction
+
+
 def _init_weight(generator: torch.Generator, std: float) -> torch.Tensor:
     """N(0, std) weights in ``nn.Linear``'s (10, 784) layout, drawn on the CPU."""
     return torch.randn(10, 784, generator=generator) * std
@@ -156,13 +173,16 @@ class _Fit:
 
     def run(
         self,
-        step: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+        step: Callable[
+            [torch.Tensor, torch.Tensor, float], tuple[torch.Tensor, torch.Tensor]
+        ],
         predict: Callable[[torch.Tensor], torch.Tensor],
         weights: Sequence[torch.Tensor],
         on_epoch: Callable[[dict[str, float]], None] | None = None,
     ) -> pd.DataFrame:
         """Train for ``num_epochs`` with ``step``, which updates the parameters on
-        one batch and returns the batch's logits and mean loss, both detached.
+        one batch with the given learning rate (``lr`` times the schedule's
+        factor) and returns the batch's logits and mean loss, both detached.
 
         ``on_epoch``, when given, receives each epoch's history row; it may
         raise to stop training (a hyperparameter sweep prunes trials this way).
@@ -180,6 +200,8 @@ class _Fit:
             self.hyper.num_epochs,
         )
         rows = []
+        total_steps = epochs * math.ceil(n / batch_size)
+        schedule, t = self.hyper.lr_schedule, 0
         bar = tqdm(
             range(1, epochs + 1),
             desc=self.name,
@@ -193,7 +215,9 @@ class _Fit:
             for start in range(0, n, batch_size):
                 idx = order[start : start + batch_size]
                 y = self.y[idx]
-                logits, loss = step(self.X[idx], y)
+                lr = self.hyper.lr * lr_factor(schedule, t, total_steps)
+                t += 1
+                logits, loss = step(self.X[idx], y, lr)
                 # Weighted by batch size, so the epoch mean counts a short last batch right.
                 loss_sum.add_(loss, alpha=len(y))
                 correct.add_((logits.argmax(dim=1) == y).sum())
@@ -278,9 +302,11 @@ def train_scratch(
     W = _init_weight(fit.generator, hyper.init_std).to(fit.device)
     b = torch.zeros(10, device=fit.device)
     model = {"weight": W, "bias": b}  # the same tensors, updated in place
-    lr, decay = hyper.lr, hyper.weight_decay
+    decay = hyper.weight_decay
 
-    def step(X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(
+        X: torch.Tensor, y: torch.Tensor, lr: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         logits = linear_logits(model, X)
         log_p = log_softmax(logits)
         loss = nll(log_p, y)
@@ -340,17 +366,32 @@ def train_concise(
     optimizer = torch.optim.SGD(
         net.parameters(), lr=hyper.lr, weight_decay=hyper.weight_decay
     )
+    total_steps = hyper.num_epochs * math.ceil(len(train) / hyper.batch_size)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda t: lr_factor(hyper.lr_schedule, t, total_steps)
+    )
 
-    def step(X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(
+        X: torch.Tensor, y: torch.Tensor, lr: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        # lr is what the scheduler set on the optimizer: the scratch model's rate.
         logits = net(X)
         loss = loss_fn(logits, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        scheduler.step()
         return logits.detach(), loss.detach()
 
     history = fit.run(step, net, (linear.weight, linear.bias), on_epoch)
     return fit.export(linear.weight, linear.bias), history
+
+
+# The node function of each model in MODELS: the training template's only difference.
+TRAINERS: dict[str, Callable[..., tuple[dict[str, torch.Tensor], pd.DataFrame]]] = {
+    "scratch": train_scratch,
+    "concise": train_concise,
+}
 
 
 def split_validation(

@@ -1,33 +1,47 @@
-"""The training pipeline: one node per model, the same tables and parameters."""
+"""The training pipeline: one template, applied to each model as a Kedro namespace."""
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import train_concise, train_scratch
+from fashion_mnist.models import MODELS
+
+from .nodes import TRAINERS
+
+
+def training_template(model: str) -> Pipeline:
+    """One model's training, before it is given the model's namespace.
+
+    The template is the same for every model; only the node function differs
+    (``train_scratch`` or ``train_concise``, from :data:`TRAINERS`).
+    """
+    return Pipeline(
+        [
+            Node(
+                TRAINERS[model],
+                inputs=["fashion_mnist_train", "fashion_mnist_test", "params:training"],
+                outputs=["model", "history"],
+                name="train",
+            )
+        ]
+    )
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     """Build the training pipeline.
 
     Returns:
-        ``train_scratch`` and ``train_concise``, each writing ``<model>_model``
-        and ``<model>_history``.
+        ``<model>.train`` for each model (namespaces ``scratch`` and
+        ``concise``), each writing ``<model>.model`` and ``<model>.history``.
     """
-    tables = ["fashion_mnist_train", "fashion_mnist_test", "params:training"]
-    return Pipeline(
-        [
-            Node(
-                train_scratch,
-                inputs=tables,
-                outputs=["scratch_model", "scratch_history"],
-                name="train_scratch",
-                tags=["training", "scratch"],
-            ),
-            Node(
-                train_concise,
-                inputs=tables,
-                outputs=["concise_model", "concise_history"],
-                name="train_concise",
-                tags=["training", "concise"],
-            ),
-        ]
+    return sum(
+        (
+            Pipeline(
+                training_template(model),
+                namespace=model,
+                inputs={"fashion_mnist_train", "fashion_mnist_test"},
+                parameters={"params:training"},
+                tags=["training", model],
+            )
+            for model in MODELS
+        ),
+        Pipeline([]),
     )
