@@ -75,8 +75,12 @@ bench: install ## Time the training nodes against a plain reference loop
 	@test -f data/03_primary/fashion_mnist_train.parquet || $(BIN)/kedro run --pipelines ingestion
 	$(BIN)/python benchmarks/bench_training.py
 
-sweep: install ## Optuna study over the training parameters (conf/base/parameters_sweep.yml)
-	$(BIN)/python -m fashion_mnist.sweep $(SWEEP_ARGS)
+sweep: install ## Tune (Optuna study, conf/base/parameters_tuning.yml), retrain the best, write conf/tuned/
+	@test -f data/03_primary/fashion_mnist_train.parquet || $(BIN)/kedro run --pipelines ingestion
+	$(BIN)/kedro run --pipelines tuning $(SWEEP_ARGS)
+	$(BIN)/kedro run --pipelines retrain $(SWEEP_ARGS)
+	@echo "Result (tuned_from: study, best trial, validation and test accuracy), in conf/tuned/parameters_training.yml; use it with: kedro run --env tuned"
+	@cat conf/tuned/parameters_training.yml
 
 clean: ## Remove generated data, reports and caches (keeps .venv, mlflow.db and optuna.db)
 	find data -mindepth 2 -type f ! -name .gitkeep -delete

@@ -244,7 +244,7 @@ client = MlflowClient(sys.argv[1])
 experiment = client.get_experiment_by_name("fashion_mnist").experiment_id
 run = client.create_run(experiment, tags={
     hooks.PID: str(os.getpid()), hooks.HOST: socket.gethostname(),
-    hooks.PID_START: hooks._process_start(os.getpid())})
+    hooks.PID_START: hooks.process_start(os.getpid())})
 client.create_logged_model(experiment, source_run_id=run.info.run_id, name="scratch_model")
 print("ready", run.info.run_id, flush=True)
 time.sleep(600)
@@ -440,11 +440,11 @@ def test_a_refused_tracking_server_fails_the_run_at_once(tmp_path, real_project)
 
 @pytest.fixture(scope="module")
 def partial_project(tmp_path_factory, real_project):
-    """A project copy after one full run, then a run from `train_scratch` on."""
+    """A project copy after one full run, then a run from `scratch.train` on."""
     project = _project(tmp_path_factory.mktemp("partial"), real_project)
     project.kedro("run")
     project.last_run = project.kedro(
-        "run", "--from-nodes", "train_scratch", "--params", "training.lr=0.05"
+        "run", "--from-nodes", "scratch.train", "--params", "training.lr=0.05"
     )
     return project
 
@@ -455,13 +455,13 @@ def test_a_partial_run_says_what_ran_in_its_name_and_tags(partial_project):
     assert full.info.run_name == "__default__ defaults"
     assert (
         partial.info.run_name
-        == "__default__ --from-nodes=train_scratch training.lr=0.05"
+        == "__default__ --from-nodes=scratch.train training.lr=0.05"
     )
     tags = partial.data.tags
     assert (
         tags["kedro.partial"] == "true" and full.data.tags["kedro.partial"] == "false"
     )
-    assert tags["kedro.from-nodes"] == "train_scratch"
+    assert tags["kedro.from-nodes"] == "scratch.train"
     assert tags["kedro.params"] == "training.lr=0.05"
     assert tags["runner"] == "SequentialRunner"
 

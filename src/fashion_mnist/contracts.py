@@ -1,7 +1,7 @@
 """Contracts for the data tables and the parameters: one declaration each, human errors.
 
 Imported by the project's hooks at start-up, so it stays light: pandas, pandera
-and pydantic only. Training and sweep checks import their modules when called.
+and pydantic only. Training and tuning checks import their modules when called.
 """
 
 from __future__ import annotations
@@ -411,18 +411,22 @@ def _training_problems(training: Any) -> list[str]:
     return []
 
 
-def _sweep_problems(sweep: Any) -> list[str]:
-    # Imported here: the sweep pulls in optuna and mlflow.
-    from fashion_mnist.sweep import SweepConfig, SweepError, parse_search_space  # noqa: PLC0415
+def _tuning_problems(tuning: Any) -> list[str]:
+    # Imported here: the tuning nodes import the training module (torch).
+    from fashion_mnist.pipelines.tuning.nodes import (  # noqa: PLC0415
+        TuningParameterError,
+        TuningParams,
+        parse_search_space,
+    )
 
-    problems = _group_problems(SweepConfig, sweep, "sweep")
-    space = sweep.get("search_space") if isinstance(sweep, dict) else None
+    problems = _group_problems(TuningParams, tuning, "tuning")
+    space = tuning.get("search_space") if isinstance(tuning, dict) else None
     if isinstance(space, dict) and not any(
-        p.startswith("sweep.search_space") for p in problems
+        p.startswith("tuning.search_space") for p in problems
     ):
         try:
             parse_search_space(space)
-        except SweepError as exc:
+        except TuningParameterError as exc:
             problems.append(str(exc))
     return problems
 
@@ -433,7 +437,7 @@ def validate_parameters(params: dict[str, Any]) -> None:
     Args:
         params: The whole Kedro parameters dictionary; the groups checked are
             ``training``, ``evaluation``, ``reporting``, ``class_names`` and
-            ``sweep``, each only when present. Other keys are left alone.
+            ``tuning``, each only when present. Other keys are left alone.
 
     Raises:
         ParameterContractError: Listing each problem as
@@ -447,7 +451,7 @@ def validate_parameters(params: dict[str, Any]) -> None:
     ]
     if "training" in params:
         problems += _training_problems(params["training"])
-    if "sweep" in params:
-        problems += _sweep_problems(params["sweep"])
+    if "tuning" in params:
+        problems += _tuning_problems(params["tuning"])
     if problems:
         raise ParameterContractError(problems)

@@ -32,6 +32,7 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 
 from fashion_mnist import tracking
+from fashion_mnist.tracking import process_alive, process_start
 
 logger = logging.getLogger(__name__)
 
@@ -126,26 +127,6 @@ def run_name(run_params: dict[str, Any], is_async: bool = False) -> str:
     )
     parts.append(overrides or "defaults")
     return " ".join(parts)
-
-
-def _process_start(pid: int) -> str:
-    """The process's start time in clock ticks since boot (Linux), or ``""``."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return ""
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def _process_alive(pid: int, start: str) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    # A recycled pid belongs to a process that started later.
-    return not start or _process_start(pid) in ("", start)
 
 
 def _fail_pending_models(client, run) -> None:
@@ -243,7 +224,7 @@ class RunnerCheckHook:
             )
         from fashion_mnist.contracts import validate_parameters
 
-        # Only the groups this pipeline reads: `sweep` belongs to the sweep.
+        # Only the groups this pipeline reads: `tuning` belongs to the tuning pipeline.
         groups = {
             name.removeprefix("params:").split(".")[0]
             for name in pipeline.inputs()
@@ -305,7 +286,7 @@ class RunRecordHook:
             or "defaults",
             PID: str(os.getpid()),
             HOST: socket.gethostname(),
-            PID_START: _process_start(os.getpid()),
+            PID_START: process_start(os.getpid()),
             **{
                 f"fashion_mnist.model_source.{model}": source
                 for model, source in self._model_sources(pipeline, catalog).items()
@@ -409,7 +390,7 @@ class RunRecordHook:
             model: "this run" if source["this_run"] else source["run_id"] or "unknown"
             for model, source in catalog.load("model_provenance").items()
             if source["this_run"]
-            or any(name.startswith((f"{model}_", f"{model}.")) for name in inputs)
+            or any(name.startswith(f"{model}.") for name in inputs)
         }
 
     @staticmethod
@@ -426,7 +407,7 @@ class RunRecordHook:
             pid = tags.get(PID, "")
             if run.info.run_id == me or not pid.isdigit():
                 continue
-            if _process_alive(int(pid), tags.get(PID_START, "")):
+            if process_alive(int(pid), tags.get(PID_START, "")):
                 continue
             client.set_tag(
                 run.info.run_id,

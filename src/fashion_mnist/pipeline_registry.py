@@ -5,7 +5,7 @@ from __future__ import annotations
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
-ON_DEMAND = {"inference"}
+ON_DEMAND = {"inference", "tuning", "retrain"}
 
 
 def register_pipelines() -> dict[str, Pipeline]:

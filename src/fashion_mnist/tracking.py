@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 # Where a run's temporary files live until they are renamed into place; the
 # owner's pid in the name lets a later run remove what a killed run left.
@@ -80,3 +81,24 @@ def owner_pid(name: str) -> int | None:
         return None
     head = name[len(TEMP_PREFIX) :].split("-", 1)[0]
     return int(head) if head.isdigit() else None
+
+
+def process_start(pid: int) -> str:
+    """The process's start time in clock ticks since boot (Linux), or ``""``."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def process_alive(pid: int, start: str) -> bool:
+    """Whether process ``pid`` of this host, started at ``start``, still runs."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    # A recycled pid belongs to a process that started later.
+    return not start or process_start(pid) in ("", start)

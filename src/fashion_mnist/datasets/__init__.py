@@ -20,6 +20,8 @@ _WHERE = {
     "TableDataset": "run_file_dataset",
     "RunMetricsDataset": "metrics_dataset",
     "ModelProvenanceDataset": "provenance_dataset",
+    "OptunaStorageDataset": "tuning_datasets",
+    "TrialRunsDataset": "tuning_datasets",
 }
 
 __all__ = [
@@ -29,11 +31,13 @@ __all__ = [
     "MlflowSoftmaxModelDataset",
     "ModelProvenanceDataset",
     "ModelRegistryDataset",
+    "OptunaStorageDataset",
     "RegisteredModelDataset",
     "RunFileDataset",
     "RunMetricsDataset",
     "SoftmaxModelDataset",
     "TableDataset",
+    "TrialRunsDataset",
     "VerifiedIDXDataset",
 ]
 

@@ -1,0 +1,252 @@
+"""The tuning nodes on synthetic tables: search space, study, resume and report."""
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from kedro.io import DatasetError
+
+from fashion_mnist.datasets.tuning_datasets import (
+    OptunaStorageDataset,
+    TrialRuns,
+    mask_url,
+)
+from fashion_mnist.pipelines.training import nodes as training_nodes
+from fashion_mnist.pipelines.tuning.nodes import (
+    TuningParameterError,
+    best_trial,
+    parse_search_space,
+    run_study,
+    split_validation_set,
+    study_report,
+    tuned_parameters,
+)
+from tests.synthetic import CLASS_NAMES, make_table, training_params
+
+SMALL_SPACE = {
+    "lr": {"type": "float", "low": 0.05, "high": 1.0, "log": True},
+    "num_epochs": {"type": "int", "low": 2, "high": 4},
+    "lr_schedule": {"type": "categorical", "choices": ["constant", "cosine"]},
+    "standardize": {"type": "categorical", "choices": [False, True]},
+}
+
+
+def _tuning(**overrides):
+    values = {
+        "model": "scratch",
+        "study_name": "test-study",
+        "n_trials": 4,
+        "sampler_seed": 0,
+        "n_startup_trials": 2,
+        "validation": {"size": 100, "seed": 0},
+        "pruner": {"n_startup_trials": 2, "n_warmup_steps": 1},
+        "search_space": SMALL_SPACE,
+    }
+    values.update(overrides)
+    return values
+
+
+@pytest.fixture
+def storage(tmp_path):
+    return OptunaStorageDataset(
+        credentials={"url": f"sqlite:///{tmp_path / 'optuna.db'}"}
+    ).load()
+
+
+@pytest.fixture
+def splits():
+    train = make_table(n_per_class=40, seed=1)
+    return split_validation_set(train, _tuning())
+
+
+def _study(storage, splits, **overrides):
+    fit, validation = splits
+    return run_study(
+        storage,
+        TrialRuns(None),
+        fit,
+        validation,
+        training_params(batch_size=32),
+        _tuning(**overrides),
+        CLASS_NAMES,
+    )
+
+
+def test_the_search_space_parses_into_one_dimension_per_parameter():
+    dimensions = parse_search_space(SMALL_SPACE)
+
+    assert [d.name for d in dimensions] == list(SMALL_SPACE)
+    assert dimensions[0].kind == "float" and dimensions[0].log
+    assert dimensions[2].choices == ("constant", "cosine")
+
+
+@pytest.mark.parametrize(
+    ("space", "message"),
+    [
+        ({"momentum": {"type": "float", "low": 0.1, "high": 0.9}}, r"search_space\.momentum: unknown parameter"),
+        ({"lr": {"type": "float", "low": 0.5, "high": 0.5}}, r"search_space\.lr: empty range low=0\.5, high=0\.5"),
+        ({"lr": {"type": "float", "low": 0.0, "high": 1.0, "log": True}}, r"a log range needs low > 0"),
+        ({"batch_size": {"type": "categorical", "choices": []}}, r"search_space\.batch_size: no choices"),
+        ({"lr_schedule": {"type": "categorical", "choices": ["cosine", "exp"]}}, r"lr_schedule: value 'exp' is invalid"),
+        ({}, r"search_space is empty"),
+        ({"lr": {"type": "float", "low": "abc", "high": 1.0}}, r"tuning\.search_space\.lr\.low = 'abc': must be a number"),
+        ({"lr": 0.1}, r"tuning\.search_space\.lr = 0\.1: must be a mapping"),
+    ],
+)  # fmt: skip
+def test_a_bad_search_space_is_a_clear_error(space, message):
+    with pytest.raises(TuningParameterError, match=message):
+        parse_search_space(space)
+
+
+def test_the_validation_split_is_stratified_and_leaves_the_test_split_alone():
+    train = make_table(n_per_class=40, seed=1)
+
+    fit, validation = split_validation_set(train, _tuning())
+
+    assert len(fit) + len(validation) == len(train)
+    assert (validation["label"].value_counts() == 10).all()
+
+
+def test_a_short_study_finishes_its_trials_and_reports_its_best(storage, splits):
+    trials = _study(storage, splits)
+
+    assert list(trials["trial"]) == [0, 1, 2, 3]
+    assert set(trials["study"]) == {"test-study"}
+    assert trials["state"].isin(["COMPLETE", "PRUNED"]).all()
+    best, metrics, figure = study_report(trials, _tuning())
+    complete = trials[trials["state"] == "COMPLETE"]
+    assert best["val_acc"] == complete["value"].max()
+    assert best["study"] == "test-study"
+    assert set(best["params"]) == set(SMALL_SPACE)
+    assert metrics["best_val_acc"][-1]["value"] == best["val_acc"]
+    assert "test-study" in figure.axes[0].get_title()
+
+
+def test_trials_train_on_the_fit_split_and_are_scored_on_the_validation_split(
+    storage, splits, monkeypatch
+):
+    fit, validation = splits
+    seen = []
+    original = training_nodes.TRAINERS["scratch"]
+
+    def recording(train, test, params, on_epoch=None):
+        seen.append((len(train), len(test)))
+        return original(train, test, params, on_epoch)
+
+    monkeypatch.setitem(training_nodes.TRAINERS, "scratch", recording)
+
+    _study(storage, splits, n_trials=2)
+
+    assert seen == [(len(fit), len(validation))] * 2
+
+
+def test_a_worker_that_joins_later_never_repeats_a_finished_trials_parameters(
+    storage, splits
+):
+    # All six in the random start-up phase, where a fixed seed would repeat itself.
+    _study(storage, splits, n_trials=3, n_startup_trials=10)
+    # A second worker (or the same one restarted) with the same settings.
+    trials = _study(storage, splits, n_trials=6, n_startup_trials=10)
+
+    params = trials.filter(like="param.").apply(tuple, axis=1)
+    assert len(trials) == 6
+    assert params.is_unique
+
+
+def test_a_study_run_again_from_scratch_draws_the_same_trials(tmp_path, splits):
+    tables = []
+    for name in ("one", "two"):
+        url = f"sqlite:///{tmp_path / f'{name}.db'}"
+        storage = OptunaStorageDataset(credentials={"url": url}).load()
+        tables.append(_study(storage, splits, n_trials=3))
+
+    pd.testing.assert_frame_equal(
+        tables[0].filter(like="param."), tables[1].filter(like="param.")
+    )
+
+
+def test_a_failing_trial_is_recorded_and_the_study_goes_on(storage, splits):
+    # lr 1e38 overflows float32 in the first step: every trial diverges and raises.
+    space = {"lr": {"type": "categorical", "choices": [1e38]}}
+
+    trials = _study(storage, splits, n_trials=3, search_space=space)
+
+    assert list(trials["state"]) == ["FAIL"] * 3
+    with pytest.raises(RuntimeError, match="No trial of study 'test-study' completed"):
+        best_trial(trials)
+
+
+def test_a_report_of_another_study_is_refused(storage, splits):
+    trials = _study(storage, splits, n_trials=2)
+
+    with pytest.raises(RuntimeError, match="belong to study 'test-study'"):
+        study_report(trials, _tuning(study_name="another-study"))
+
+
+def test_the_tuned_parameters_file_replaces_the_training_group_and_names_its_source():
+    training = training_params()
+    result = {
+        "study": "s",
+        "trial": 7,
+        "params": {"lr": 0.2, "lr_schedule": "cosine"},
+        "val_acc": 0.85,
+        "test_acc": 0.84,
+        "train_acc": 0.87,
+        "train_loss": 0.4,
+        "test_loss": 0.45,
+    }
+
+    parameters, metrics = tuned_parameters(training, result)
+
+    assert parameters["training"] == {**training, "lr": 0.2, "lr_schedule": "cosine"}
+    assert parameters["tuned_from"] == {
+        "study": "s",
+        "trial": 7,
+        "val_acc": 0.85,
+        "test_acc": 0.84,
+    }
+    training_nodes.resolve_hyperparameters(parameters["training"], "scratch")
+    assert metrics["test_acc"] == [{"step": 0, "value": 0.84}]
+
+
+def test_a_storage_url_is_shown_without_its_password():
+    url = "postgresql://tuner:s3cret-pw@db.example:5432/optuna"
+
+    dataset = OptunaStorageDataset(credentials={"url": url})
+
+    assert mask_url(url) == "postgresql://tuner:***@db.example:5432/optuna"
+    assert "s3cret-pw" not in repr(dataset)
+    assert "s3cret-pw" not in str(dataset._describe())
+
+
+def test_an_unreachable_storage_is_a_clear_error_without_the_password():
+    url = "postgresql://tuner:s3cret-pw@127.0.0.1:9/optuna"
+
+    with pytest.raises(DatasetError) as error:
+        OptunaStorageDataset(credentials={"url": url}).load()
+
+    message = str(error.value)
+    assert (
+        "Cannot open the Optuna storage postgresql://tuner:***@127.0.0.1:9/optuna"
+        in message
+    )
+    assert "s3cret-pw" not in message
+
+
+def test_a_storage_without_a_url_names_the_credentials_to_set():
+    with pytest.raises(DatasetError, match="credentials optuna_storage.url"):
+        OptunaStorageDataset(credentials={})
+
+
+def test_optuna_is_imported_only_when_a_node_runs():
+    code = (
+        "import sys, fashion_mnist.pipelines.tuning.pipeline, "
+        "fashion_mnist.pipelines.retrain.pipeline; "
+        "print('optuna' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.strip() == "False"
