@@ -25,7 +25,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from fashion_mnist.datasets.model_dataset import FORMAT, tensor_digest
-from tests.conftest import PROJECT_ROOT, ProjectCopy, make_synthetic_project
+from tests.support.project import PROJECT_ROOT, ProjectCopy, make_synthetic_project
 from tests.support.runs import client_for, runs
 
 pytestmark = pytest.mark.slow

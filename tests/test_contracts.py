@@ -16,7 +16,7 @@ from fashion_mnist.contracts import (
     validate_parameters,
 )
 from fashion_mnist.tables import LABEL_COLUMN, PIXEL_COLUMNS, table_to_arrays
-from tests.synthetic import make_table
+from tests.support.synthetic import make_table
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "base"
 REBUILD = r"Rebuild it with: kedro run --pipelines ingestion"

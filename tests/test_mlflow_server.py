@@ -6,7 +6,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from fashion_mnist.tables import PIXEL_COLUMNS
-from tests.conftest import SYNTHETIC_TRAINING, make_synthetic_project
+from tests.support.project import SYNTHETIC_TRAINING, make_synthetic_project
 from tests.test_mlflow_tracking import _logged_models, _runs, assert_complete_run
 
 

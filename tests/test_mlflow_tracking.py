@@ -9,7 +9,7 @@ import pytest
 from mlflow import MlflowClient
 
 from fashion_mnist.tables import PIXEL_COLUMNS
-from tests.conftest import SYNTHETIC_TRAINING, make_synthetic_project
+from tests.support.project import SYNTHETIC_TRAINING, make_synthetic_project
 
 MODELS = ["scratch", "concise"]
 FIGURES = ["prediction_grid.png", "learning_curves.png", "confusion_matrix.png"]

@@ -3,14 +3,15 @@
 import shutil
 import subprocess
 
-from tests.conftest import PROJECT_ROOT, _free_port, _wait_for, make_project_copy
+from tests.support.processes import free_port, wait_for
+from tests.support.project import PROJECT_ROOT, make_project_copy
 from tests.support.runs import stop_process_group
 
 
 def test_make_mlflow_ui_serves_the_project_store_on_loopback(tmp_path):
     project = make_project_copy(tmp_path / "project")
     shutil.copy2(PROJECT_ROOT / "Makefile", project.path / "Makefile")
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "mlflow-ui.log"
     process = subprocess.Popen(
         # -o install: use the project's .venv as it is, never reinstall from the copy.
@@ -29,7 +30,7 @@ def test_make_mlflow_ui_serves_the_project_store_on_loopback(tmp_path):
         start_new_session=True,
     )
     try:
-        _wait_for(f"http://127.0.0.1:{port}/health", process, log)
+        wait_for(f"http://127.0.0.1:{port}/health", process, log)
 
         assert (project.path / "mlflow.db").is_file()
     finally:

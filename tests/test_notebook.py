@@ -13,7 +13,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
-from tests.conftest import PROJECT_ROOT
+from tests.support.project import PROJECT_ROOT
 
 NOTEBOOK = PROJECT_ROOT / "notebooks" / "explore_fashion_mnist.ipynb"
 # The executed copy, outputs and all, for a reader of a failed CI run.

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.support.project import PROJECT_ROOT
 
 README = PROJECT_ROOT / "README.md"
 MAKEFILE = PROJECT_ROOT / "Makefile"

@@ -24,7 +24,7 @@ from matplotlib.image import imread
 
 from fashion_mnist.datasets import SoftmaxModelDataset
 from fashion_mnist.tables import PIXEL_COLUMNS
-from tests.conftest import make_project_copy
+from tests.support.project import make_project_copy
 from tests.support.runs import (
     artifact_table,
     artifact_text,

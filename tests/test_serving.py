@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import PROJECT_ROOT, _free_port, _wait_for, make_project_copy
+from tests.support.processes import free_port, wait_for
+from tests.support.project import PROJECT_ROOT, make_project_copy
 from tests.support.runs import (
     client_for,
     copy_data,
@@ -44,7 +45,7 @@ def _post(url: str, body: dict) -> tuple[int, dict]:
 def served(real_run, tmp_path_factory):
     """`make serve` on the real run's project: the scratch model's champion."""
     shutil.copy2(PROJECT_ROOT / "Makefile", real_run.path / "Makefile")
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     process = subprocess.Popen(
         # -o install: use the project's .venv as it is, never reinstall from the copy.
@@ -56,7 +57,7 @@ def served(real_run, tmp_path_factory):
         start_new_session=True,
     )  # fmt: skip
     try:
-        _wait_for(f"http://127.0.0.1:{port}/ping", process, log, timeout=180)
+        wait_for(f"http://127.0.0.1:{port}/ping", process, log, timeout=180)
         yield f"http://127.0.0.1:{port}/invocations"
     finally:
         stop_process_group(process)

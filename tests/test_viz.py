@@ -30,7 +30,7 @@ from kedro.pipeline import Pipeline
 from playwright.sync_api import Page, sync_playwright
 
 from fashion_mnist.pipeline_registry import register_pipelines
-from tests.conftest import PROJECT_ROOT, make_project_copy
+from tests.support.project import PROJECT_ROOT, make_project_copy
 
 pytestmark = pytest.mark.slow
 

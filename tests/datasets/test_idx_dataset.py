@@ -7,7 +7,7 @@ import pytest
 from kedro.io import DatasetError
 
 from fashion_mnist.datasets import VerifiedIDXDataset, idx_dataset
-from tests.synthetic import idx_bytes, make_images, write_gz
+from tests.support.synthetic import idx_bytes, make_images, write_gz
 
 FILE = "train-labels-idx1-ubyte.gz"
 

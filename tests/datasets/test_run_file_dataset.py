@@ -14,7 +14,7 @@ from fashion_mnist import tracking
 from fashion_mnist.datasets import RunFileDataset, RunMetricsDataset, TableDataset
 from fashion_mnist.datasets.staging import remove_stale_temp_files
 from fashion_mnist.tables import PIXEL_COLUMNS
-from tests.synthetic import make_table
+from tests.support.synthetic import make_table
 
 
 def _csv(path, **kwargs):

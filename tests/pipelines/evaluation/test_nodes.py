@@ -15,7 +15,7 @@ from fashion_mnist.pipelines.evaluation.nodes import (
     predict_split,
 )
 from fashion_mnist.tables import LABEL_COLUMN, PIXEL_COLUMNS, table_to_arrays
-from tests.synthetic import CLASS_NAMES, make_table
+from tests.support.synthetic import CLASS_NAMES, make_table
 
 LOGIT = 10.0
 # Each image has one lit pixel, the k-th: the logit is LOGIT for class k, 0 elsewhere.

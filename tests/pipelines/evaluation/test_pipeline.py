@@ -5,7 +5,7 @@ from kedro_datasets.json import JSONDataset
 
 from fashion_mnist.pipelines import evaluation, training
 from fashion_mnist.pipelines.evaluation.nodes import COMPARISON_COLUMNS
-from tests.synthetic import CLASS_NAMES, make_table, training_params
+from tests.support.synthetic import CLASS_NAMES, make_table, training_params
 
 MODELS = ["scratch", "concise"]
 

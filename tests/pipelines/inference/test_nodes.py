@@ -11,7 +11,7 @@ from fashion_mnist.pipelines.inference.nodes import (
     to_fashion_mnist,
 )
 from fashion_mnist.tables import IMAGE_SHAPE, PIXEL_COLUMNS
-from tests.synthetic import CLASS_NAMES, make_images, make_table
+from tests.support.synthetic import CLASS_NAMES, make_images, make_table
 
 PROBAS = [f"proba_{k}" for k in range(10)]
 

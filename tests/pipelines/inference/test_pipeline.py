@@ -15,7 +15,7 @@ from fashion_mnist.pipelines import inference
 from fashion_mnist.pipelines.evaluation.nodes import predict_split
 from fashion_mnist.pipelines.training.nodes import train_scratch
 from fashion_mnist.tables import IMAGE_SHAPE, LABEL_COLUMN, PIXEL_COLUMNS
-from tests.synthetic import CLASS_NAMES, make_table, training_params
+from tests.support.synthetic import CLASS_NAMES, make_table, training_params
 
 CONF = Path(__file__).resolve().parents[3] / "conf" / "base"
 PROBAS = [f"proba_{k}" for k in range(10)]

@@ -6,7 +6,7 @@ import pytest
 from fashion_mnist.datasets import IDXFile
 from fashion_mnist.pipelines.ingestion.nodes import decode_idx, flatten_split
 from fashion_mnist.tables import LABEL_COLUMN, PIXEL_COLUMNS
-from tests.synthetic import CLASS_NAMES, idx_bytes, make_images
+from tests.support.synthetic import CLASS_NAMES, idx_bytes, make_images
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from kedro.runner import SequentialRunner
 from fashion_mnist.datasets import VerifiedIDXDataset
 from fashion_mnist.pipelines.ingestion import create_pipeline
 from fashion_mnist.tables import LABEL_COLUMN, PIXEL_COLUMNS
-from tests.synthetic import CLASS_NAMES, idx_bytes, make_images, write_gz
+from tests.support.synthetic import CLASS_NAMES, idx_bytes, make_images, write_gz
 
 
 def test_ingestion_turns_four_idx_files_into_train_and_test_tables(tmp_path):

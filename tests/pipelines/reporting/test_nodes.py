@@ -17,7 +17,7 @@ from fashion_mnist.pipelines.reporting.nodes import (
     plot_prediction_grid,
 )
 from fashion_mnist.tables import LABEL_COLUMN
-from tests.synthetic import CLASS_NAMES, make_table
+from tests.support.synthetic import CLASS_NAMES, make_table
 
 RED = to_rgba("tab:red")
 BLACK = to_rgba("black")

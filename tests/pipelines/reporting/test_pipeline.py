@@ -12,7 +12,7 @@ from matplotlib.image import imread
 from fashion_mnist.datasets import FigureDataset
 from fashion_mnist.pipelines import evaluation, reporting, training
 from fashion_mnist.pipelines.reporting.nodes import ThresholdGateError
-from tests.synthetic import CLASS_NAMES, make_table, training_params
+from tests.support.synthetic import CLASS_NAMES, make_table, training_params
 
 MODELS = ["scratch", "concise"]
 FIGURES = ["prediction_grid", "learning_curves", "confusion_matrix"]

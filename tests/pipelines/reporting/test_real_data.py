@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
-from tests.conftest import make_project_copy
+from tests.support.project import make_project_copy
 
 pytestmark = pytest.mark.real_data
 

@@ -13,7 +13,7 @@ from fashion_mnist.pipelines.training.nodes import (
 )
 from fashion_mnist.softmax import linear_logits, to_features
 from fashion_mnist.tables import table_to_arrays
-from tests.synthetic import make_table, training_params
+from tests.support.synthetic import make_table, training_params
 
 TRAINERS = {"scratch": train_scratch, "concise": train_concise}
 

@@ -3,7 +3,7 @@ from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
 from fashion_mnist.pipelines.training import create_pipeline
-from tests.synthetic import make_table, training_params
+from tests.support.synthetic import make_table, training_params
 
 
 def test_training_writes_a_model_and_a_history_for_each_model():
