@@ -1,13 +1,15 @@
-"""Time the project against bare torch: the loops, the training run, model logging.
+"""Time the project against bare torch, side by side in one table.
 
-Usage: ``make bench`` (or ``python benchmarks/bench_training.py [--repeats N]``).
-Needs the flattened tables from ``kedro run --pipelines ingestion``.
+Usage: ``make bench`` (or ``python benchmarks/bench_training.py [--repeats N]
+[--runs N]``). Needs the flattened tables from ``kedro run --pipelines ingestion``.
 
-1. Each training node against a minimal reference loop, in this process.
-2. ``kedro run --pipelines training`` against ``plain_training.py`` (the same
-   two trainings as a bare script), each a fresh process, run alternately.
+1. ``kedro run --pipelines training`` and the full ``kedro run`` against
+   ``plain_training.py`` (the same two trainings as a bare torch script), each
+   a fresh process, run alternately; medians, and each one's peak RSS.
+2. ``kedro registry list``: how long the command line takes to answer.
 3. The cost of logging one model to MLflow in a fresh process (the first log
-   of a run, the one a run pays).
+   of a run, the one a run pays, then the second).
+4. Each training loop against a minimal reference loop, in this process.
 """
 
 from __future__ import annotations
@@ -76,8 +78,8 @@ def wall_and_rss(command: list[str], env: dict[str, str]) -> tuple[float, float]
     return time.perf_counter() - start, usage.ru_maxrss / 1024
 
 
-def training_run_against_plain_script(repeats: int) -> list[tuple[str, float, float]]:
-    """Medians of `kedro run --pipelines training` and the plain script, alternated."""
+def runs_against_plain_script(repeats: int) -> list[tuple[str, float, float]]:
+    """Medians of the Kedro runs, the plain script and `kedro registry list`, alternated."""
     env = {
         **os.environ,
         "KEDRO_DISABLE_TELEMETRY": "1",
@@ -87,6 +89,8 @@ def training_run_against_plain_script(repeats: int) -> list[tuple[str, float, fl
         commands = {
             "plain torch script": [sys.executable, str(ROOT / "benchmarks/plain_training.py"), str(PRIMARY), out],
             "kedro run --pipelines training": [sys.executable, "-m", "kedro", "run", "--pipelines", "training"],
+            "kedro run (every pipeline)": [sys.executable, "-m", "kedro", "run"],
+            "kedro registry list": [sys.executable, "-m", "kedro", "registry", "list"],
         }  # fmt: skip
         samples = {name: [] for name in commands}
         for _ in range(repeats):
@@ -134,9 +138,9 @@ def model_logging_seconds() -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=5, help="loop timings (best)")
     parser.add_argument(
-        "--runs", type=int, default=3, help="paired kedro/plain runs (median)"
+        "--runs", type=int, default=3, help="alternated fresh processes (median)"
     )
     parser.add_argument("--loops-only", action="store_true", help="skip the runs")
     args = parser.parse_args()
@@ -144,10 +148,17 @@ def main() -> None:
     paths = [PRIMARY / f"fashion_mnist_{s}.parquet" for s in ("train", "test")]
     if not all(p.is_file() for p in paths):
         sys.exit("No tables yet: run `kedro run --pipelines ingestion` first.")
+    rows: list[tuple[str, str, str, str]] = []
     if not args.loops_only:
         # First, while this process is small: a child's peak RSS counts what it forked.
-        runs_table = training_run_against_plain_script(args.runs)
-        logging_seconds = model_logging_seconds()
+        runs_table = runs_against_plain_script(args.runs)
+        first, second = model_logging_seconds()
+        plain = runs_table[0][1]
+        for name, seconds, rss in runs_table:
+            ratio = "" if name == "kedro registry list" else f"{seconds / plain:.2f}x"
+            rows.append((name, f"{seconds:.2f} s", ratio, f"{rss:.0f} MiB"))
+        rows.append(("logging a model to MLflow", f"{first:.2f} s", "first", ""))
+        rows.append(("logging a model to MLflow", f"{second:.2f} s", "second", ""))
 
     # Imported only now, for the same reason.
     import pandas as pd
@@ -161,40 +172,24 @@ def main() -> None:
     X_raw, y_raw = table_to_arrays(train)
     X, y = to_features(X_raw), torch.as_tensor(y_raw)
     params = {**PARAMS, "scratch": {}, "concise": {}}
-
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")  # noqa: T201
     reference = best_of(args.repeats, lambda: reference_loop(X, y))
-    rows = [("reference loop", reference)]
-    rows.append(
-        (
-            "train_scratch",
-            best_of(args.repeats, lambda: train_scratch(train, test, params)),
-        )
-    )
-    rows.append(
-        (
-            "train_concise",
-            best_of(args.repeats, lambda: train_concise(train, test, params)),
-        )
-    )
-    for name, seconds in rows:
-        print(  # noqa: T201
-            f"{name:<16} {seconds:6.2f} s / {PARAMS['num_epochs']} epochs   "
-            f"{seconds / reference:5.2f}x reference"
-        )
-    if args.loops_only:
-        return
-    first, second = logging_seconds
+    epochs = PARAMS["num_epochs"]
+    rows.append((f"reference loop, {epochs} epochs", f"{reference:.2f} s", "1.00x", ""))
+    for name, train_fn in (
+        ("train_scratch", train_scratch),
+        ("train_concise", train_concise),
+    ):
+        seconds = best_of(args.repeats, lambda f=train_fn: f(train, test, params))
+        rows.append((f"{name}, {epochs} epochs", f"{seconds:.2f} s", f"{seconds / reference:.2f}x", ""))  # fmt: skip
+
     print(  # noqa: T201
-        f"logging a model to MLflow: {first:.2f} s (first of the run), "
-        f"{second:.2f} s (second)"
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{os.cpu_count()} CPUs; runs: median of {args.runs}, loops: best of {args.repeats}"
     )
-    plain = runs_table[0][1]
-    for name, seconds, rss in runs_table:
-        print(  # noqa: T201
-            f"{name:<32} {seconds:6.2f} s  {seconds / plain:5.2f}x plain script   "
-            f"peak RSS {rss:5.0f} MiB"
-        )
+    header = ("what", "time", "vs plain / ref", "peak RSS")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))  # noqa: T201
 
 
 if __name__ == "__main__":

@@ -178,7 +178,7 @@ def test_table_to_arrays_gives_writable_contiguous_uint8_pixels_and_int64_labels
     np.testing.assert_array_equal(X, table[PIXEL_COLUMNS].to_numpy())
 
 
-def test_the_contracts_import_neither_torch_nor_the_sweep():
+def test_the_contracts_import_neither_torch_nor_optuna():
     code = (
         "import sys, fashion_mnist.contracts; "
         "assert 'torch' not in sys.modules and 'optuna' not in sys.modules"
@@ -287,17 +287,26 @@ def test_a_bad_training_parameter_is_named_with_its_value(params):
 def test_a_search_space_bound_that_is_not_a_number_is_named_with_its_value(params):
     space = {"lr": {"type": "float", "low": "abc", "high": 1.0}}
 
-    problems = _problems(params, sweep={**params["sweep"], "search_space": space})
+    problems = _problems(params, tuning={**params["tuning"], "search_space": space})
 
-    assert problems == ["sweep.search_space.lr.low = 'abc': must be a number"]
+    assert problems == ["tuning.search_space.lr.low = 'abc': must be a number"]
 
 
-def test_a_bad_sweep_setting_is_named_with_its_value(params):
-    problems = _problems(params, sweep={**params["sweep"], "n_trials": 0})
+def test_a_bad_tuning_setting_is_named_with_its_value(params):
+    problems = _problems(params, tuning={**params["tuning"], "n_trials": 0})
 
     assert problems == [
-        "sweep.n_trials = 0: Input should be greater than or equal to 1"
+        "tuning.n_trials = 0: Input should be greater than or equal to 1"
     ]
+
+
+def test_a_bad_fixed_training_value_of_the_study_is_named_with_its_value(params):
+    fixed = {**params["tuning"]["fixed"], "lr_schedule": "exponential"}
+
+    problems = _problems(params, tuning={**params["tuning"], "fixed": fixed})
+
+    assert len(problems) == 1
+    assert problems[0].startswith("tuning.fixed.lr_schedule = 'exponential': ")
 
 
 def test_every_problem_is_reported_together_one_a_line(params):

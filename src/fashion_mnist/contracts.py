@@ -1,18 +1,18 @@
 """Contracts for the data tables and the parameters: one declaration each, human errors.
 
-Imported by the project's hooks at start-up, so it stays light: pandas, pandera
-and pydantic only. Training and tuning checks import their modules when called.
+Imported by the project's hooks at start-up and by the pipelines' nodes modules,
+which every ``kedro`` command imports (``kedro registry list`` too), so it stays
+light: pydantic only at import. numpy, pandas and pandera are imported by the
+table checks when they run; training and tuning checks import their modules when
+called.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
-import numpy as np
-import pandas as pd
-import pandera.pandas as pa
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -26,6 +26,10 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from fashion_mnist.tables import LABEL_COLUMN, PIXEL_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pandera.pandas as pa
 
 REBUILD_HINT = "Rebuild it with: kedro run --pipelines ingestion"
 PIXEL_DTYPE_HINT = "raw 0–255 pixels; floats in 0–1 are not accepted"
@@ -65,6 +69,9 @@ def table_schema(num_classes: int = 10) -> pa.DataFrameSchema:
         ``pixel_000`` … ``pixel_783`` in order, each ``uint8`` (the dtype bounds
         them to 0–255, so they carry no value checks), and at least one row.
     """
+    import numpy as np  # noqa: PLC0415
+    import pandera.pandas as pa  # noqa: PLC0415
+
     return pa.DataFrameSchema(
         {
             LABEL_COLUMN: pa.Column(np.int64, pa.Check.in_range(0, num_classes - 1)),
@@ -106,6 +113,8 @@ def check_table(
         TableContractError: Naming the table, each failed check in words, and
             how to rebuild the table.
     """
+    import pandas as pd  # noqa: PLC0415
+
     if not isinstance(table, pd.DataFrame):
         problems = [f"it is a {type(table).__name__}, not a pandas DataFrame"]
     else:
@@ -198,6 +207,8 @@ def _dtype_problems(table: pd.DataFrame, schema: pa.DataFrameSchema) -> list[str
 
 def _values_note(frame: pd.DataFrame) -> str:
     """What the values of wrongly typed columns look like: their range and NaNs."""
+    import numpy as np  # noqa: PLC0415
+
     try:
         values = frame.to_numpy(dtype=np.float64)
     except (TypeError, ValueError):
@@ -212,6 +223,8 @@ def _values_note(frame: pd.DataFrame) -> str:
 
 
 def _check_problems(table: pd.DataFrame, schema: pa.DataFrameSchema) -> list[str]:
+    import pandas as pd  # noqa: PLC0415
+
     problems = [
         check.error or check.name
         for check in schema.checks
@@ -231,6 +244,8 @@ def _check_problems(table: pd.DataFrame, schema: pa.DataFrameSchema) -> list[str
 
 
 def _check_failure(column: str, check: pa.Check, failure_cases: pd.Series) -> str:
+    import pandas as pd  # noqa: PLC0415
+
     values = sorted(pd.unique(failure_cases))
     shown = ", ".join(str(v) for v in values[:_SHOWN]) + (
         ", …" if len(values) > _SHOWN else ""
@@ -417,9 +432,15 @@ def _tuning_problems(tuning: Any) -> list[str]:
         TuningParameterError,
         TuningParams,
         parse_search_space,
+        parse_tuning_params,
     )
 
     problems = _group_problems(TuningParams, tuning, "tuning")
+    if not problems:
+        try:
+            parse_tuning_params(tuning)
+        except TuningParameterError as exc:
+            problems.append(str(exc).removeprefix("Invalid tuning parameters: "))
     space = tuning.get("search_space") if isinstance(tuning, dict) else None
     if isinstance(space, dict) and not any(
         p.startswith("tuning.search_space") for p in problems

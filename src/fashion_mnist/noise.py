@@ -1,7 +1,8 @@
 """Silence known third-party warnings that say nothing about this project's run.
 
-Installed as a ``kedro.init`` entry point, which the kedro CLI calls before it
-imports its plugins (kedro-mlflow's CLI warns at import), and again by
+Called by the project's ``kedro.init`` entry point
+(:func:`fashion_mnist.cli_plugins.init`), which the kedro CLI calls before it
+loads its plugins (kedro-mlflow's CLI warns at import), and again by
 ``settings.py`` for sessions started outside the CLI (notebooks, tests).
 """
 
@@ -14,12 +15,18 @@ import warnings
 #   hints, which would replace the uint8 input signature of the input example;
 # - Kedro warns once when a node outside a namespace reads a namespaced dataset:
 #   the per-model datasets are named <model>.<name> on purpose (one naming form,
-#   the namespace's own), and compare_models and the gate read every model's.
+#   the namespace's own), and compare_models and the gate read every model's;
+# - Kedro 1.7 evaluates every node function's annotations to find typed
+#   parameters; the node modules import torch, pandas and matplotlib only when
+#   a node runs (so that `kedro` commands start fast), so their annotations
+#   name types Kedro cannot resolve. The parameters are checked by
+#   fashion_mnist.contracts before a run starts.
 KNOWN_NOISE = (
     r"register_new_resolver\(\) is deprecated",
     r"Add type hints to the `predict` method",
     r"Any type hint is inferred as AnyType",
     r"dataset names contain '\.' characters",
+    r"Could not extract type hints from function",
 )
 _PATTERN = re.compile("|".join(KNOWN_NOISE))
 
@@ -39,6 +46,7 @@ def silence_known_noise() -> None:
     """
     for pattern in KNOWN_NOISE:
         warnings.filterwarnings("ignore", message=f".*{pattern}", category=UserWarning)
-    captured = logging.getLogger("py.warnings")
-    if not any(isinstance(f, KnownNoise) for f in captured.filters):
-        captured.addFilter(KnownNoise())
+    for name in ("py.warnings", "kedro.validation.type_extractor"):
+        captured = logging.getLogger(name)
+        if not any(isinstance(f, KnownNoise) for f in captured.filters):
+            captured.addFilter(KnownNoise())

@@ -10,6 +10,7 @@ from fashion_mnist.hooks import (
     ReproducibilityTagsHook,
     RunnerCheckHook,
     RunRecordHook,
+    TrackingHook,
     TrackingStoreHook,
 )
 from fashion_mnist.noise import silence_known_noise
@@ -17,13 +18,18 @@ from fashion_mnist.noise import silence_known_noise
 # MLflow's telemetry stays off like Kedro's; it does not honour DO_NOT_TRACK=1.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 silence_known_noise()
-# kedro-mlflow's hooks come from its entry point; tryfirst/trylast place these
-# around them (store checks before it, run binding after it starts the run).
+# kedro-mlflow's hook runs as TrackingHook, imported on first use and batched;
+# its plugin instance would import mlflow for every `kedro` command. Listed
+# last, it is called first among hooks of equal priority, as a plugin's hook
+# would be; tryfirst/trylast place the others around it (store checks before
+# it, run binding after it starts the run).
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-mlflow")
 HOOKS = (
     TrackingStoreHook(),
     RunnerCheckHook(),
     RunRecordHook(),
     ReproducibilityTagsHook(),
+    TrackingHook(),
 )
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 IMAGE_SHAPE = (28, 28)
 LABEL_COLUMN = "label"
@@ -30,7 +33,10 @@ def table_to_arrays(
         fashion_mnist.contracts.TableContractError: When the table breaks the
             contract (a ``ValueError`` naming the table and the failed check).
     """
-    # Imported here: contracts imports this module's column names.
+    # Imported here: contracts imports this module's column names, and every
+    # ``kedro`` command imports this module (numpy only when a node runs).
+    import numpy as np  # noqa: PLC0415
+
     from fashion_mnist.contracts import check_table  # noqa: PLC0415
 
     check_table(table, name)

@@ -164,3 +164,40 @@ def test_metric_histories_from_another_thread_go_to_the_bound_run_in_order(bound
     assert [(m.step, m.value) for m in losses] == [(1, 0.9), (2, 0.5)]
     assert client.get_run(bound_run).data.metrics["scratch.final.test_acc"] == 0.8
     assert len(client.search_runs([client.get_run(bound_run).info.experiment_id])) == 1
+
+
+def _table_dataset(path):
+    return TableDataset(
+        dataset={"type": "pandas.ParquetDataset", "filepath": str(path)}
+    )
+
+
+def test_a_table_with_the_same_content_is_not_rewritten(tmp_path):
+    target = tmp_path / "fashion_mnist_train.parquet"
+    table = make_table(n_per_class=3, seed=1)
+    _table_dataset(target).save(table)
+    written = target.stat()
+
+    fresh = _table_dataset(target)
+    fresh.save(table.copy())
+
+    assert target.stat().st_ino == written.st_ino
+    assert target.stat().st_mtime_ns == written.st_mtime_ns
+    pd.testing.assert_frame_equal(fresh.load(), table)  # from memory, this run's
+    pd.testing.assert_frame_equal(_table_dataset(target).load(), table, check_like=True)
+
+
+def test_a_table_is_rewritten_when_its_content_changed_or_its_file_is_unreadable(
+    tmp_path,
+):
+    target = tmp_path / "fashion_mnist_train.parquet"
+    first, second = make_table(n_per_class=3, seed=1), make_table(n_per_class=3, seed=2)
+    _table_dataset(target).save(first)
+
+    _table_dataset(target).save(second)
+    changed = pd.read_parquet(target)
+    target.write_bytes(b"not parquet at all")
+    _table_dataset(target).save(second)
+
+    pd.testing.assert_frame_equal(changed, second, check_like=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(target), second, check_like=True)

@@ -6,15 +6,16 @@ import logging
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING, Any
 
 import fashion_mnist
 from fashion_mnist import tracking
 
 from .model_dataset import SoftmaxModelDataset
+
+if TYPE_CHECKING:  # loaded when a model is saved, not with the catalog
+    import numpy as np
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,8 @@ _requirements_lock = threading.Lock()
 
 def _input_example(features: int) -> np.ndarray:
     """Two flattened uint8 images (a dark one and a ramp), as a user would send them."""
+    import numpy as np
+
     return np.stack([np.zeros(features), np.linspace(0, 255, features)]).astype(
         np.uint8
     )
@@ -116,6 +119,7 @@ class MlflowSoftmaxModelDataset(SoftmaxModelDataset):
         if run_id is None:
             return
         import mlflow.pyfunc
+        import torch
         from mlflow.models import Model
 
         from fashion_mnist.serving import INPUT_CONTRACT

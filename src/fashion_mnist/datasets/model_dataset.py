@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from kedro.io import AbstractDataset, DatasetError
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save as save_safetensors
 
 from fashion_mnist import tracking
 
 from .staging import staged_file
 
+if TYPE_CHECKING:  # torch and safetensors load when a model does, not with the catalog
+    import torch
+
 FORMAT = "fashion_mnist.softmax_regression/1"
 FEATURES = 784
+
+
+def _torch():
+    import torch
+
+    return torch
 
 
 def tensor_digest(model: dict[str, torch.Tensor]) -> str:
@@ -55,6 +61,8 @@ def check_model(
             continue
         if tuple(tensor.shape) != shape:
             problems.append(f"{name} has shape {tuple(tensor.shape)}, expected {shape}")
+        import torch
+
         if tensor.dtype != torch.float32:
             problems.append(f"{name} has dtype {tensor.dtype}, expected torch.float32")
         elif not torch.isfinite(tensor).all():
@@ -68,9 +76,7 @@ def check_model(
     return model
 
 
-class SoftmaxModelDataset(
-    AbstractDataset[dict[str, torch.Tensor], dict[str, torch.Tensor]]
-):
+class SoftmaxModelDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
     """A model as safetensors: tensors only (no code runs on load), checked on load.
 
     The file's metadata holds the SHA-256 of the tensors, so bytes changed after
@@ -111,6 +117,8 @@ class SoftmaxModelDataset(
 
     def header(self) -> dict[str, str]:
         """The file's metadata: format, sha256, mlflow_run_id."""
+        from safetensors import SafetensorError, safe_open
+
         try:
             with safe_open(self._filepath, framework="pt") as f:
                 return dict(f.metadata() or {})
@@ -126,6 +134,8 @@ class SoftmaxModelDataset(
             raise DatasetError(
                 f"No model at {path}. Train it with: kedro run --pipelines training"
             )
+        from safetensors import SafetensorError, safe_open
+
         try:
             with safe_open(path, framework="pt") as f:
                 header = dict(f.metadata() or {})
@@ -145,7 +155,7 @@ class SoftmaxModelDataset(
 
     def save(self, data: dict[str, torch.Tensor]) -> None:
         if not isinstance(data, dict) or not all(
-            isinstance(v, torch.Tensor) for v in data.values()
+            isinstance(v, _torch().Tensor) for v in data.values()
         ):
             raise DatasetError(
                 f"{self._filepath}: expected a dict of tensors, got {type(data).__name__}"
@@ -158,6 +168,8 @@ class SoftmaxModelDataset(
             "mlflow_run_id": tracking.current_run_id() or "",
         }
         with staged_file(self._filepath) as staged:
+            from safetensors.torch import save as save_safetensors
+
             staged.write_bytes(save_safetensors(model, metadata=header))
             # From the staged copy: a concurrent run may replace the target meanwhile.
             self._after_staging(staged, model)

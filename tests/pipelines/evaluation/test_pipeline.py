@@ -19,8 +19,7 @@ def test_evaluation_scores_and_predicts_for_each_model_then_compares_them(tmp_pa
     }
     catalog = DataCatalog(
         datasets={
-            f"{model}.metrics": dataset
-            for model, dataset in metrics_datasets.items()
+            f"{model}.metrics": dataset for model, dataset in metrics_datasets.items()
         }
     )
     test = make_table(n_per_class=5, seed=2)

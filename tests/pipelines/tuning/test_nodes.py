@@ -22,7 +22,7 @@ from fashion_mnist.pipelines.tuning.nodes import (
     study_report,
     tuned_parameters,
 )
-from tests.synthetic import CLASS_NAMES, make_table, training_params
+from tests.support.synthetic import CLASS_NAMES, make_table, training_params
 
 SMALL_SPACE = {
     "lr": {"type": "float", "low": 0.05, "high": 1.0, "log": True},

@@ -1,16 +1,19 @@
-"""Evaluation nodes: losses, accuracies, per-class accuracy and confusion matrices."""
+"""Evaluation nodes: losses, accuracies, per-class accuracy and confusion matrices.
+
+torch and pandas are imported by the nodes when they run, never at import time:
+every ``kedro`` command (``kedro registry list`` too) imports this module.
+"""
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import torch
-import torch.nn.functional as F
-
-from fashion_mnist.softmax import linear_logits, to_features
 from fashion_mnist.tables import LABEL_COLUMN, table_to_arrays
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import torch
 
 COMPARISON_COLUMNS = [
     "model",
@@ -32,6 +35,8 @@ def check_finite_model(model: dict[str, torch.Tensor]) -> None:
     Raises:
         ValueError: Naming each key that holds non-finite values, and how many.
     """
+    import torch
+
     bad = {
         key: int((~torch.isfinite(tensor)).sum())
         for key, tensor in model.items()
@@ -61,6 +66,10 @@ def _finite(name: str, value: float) -> float:
 def _logits_and_labels(
     model: dict[str, torch.Tensor], table: pd.DataFrame, name: str = "table"
 ) -> tuple[torch.Tensor, torch.Tensor]:
+    import torch
+
+    from fashion_mnist.softmax import linear_logits, to_features
+
     X, y = table_to_arrays(table, name)
     with torch.no_grad():
         return linear_logits(model, to_features(X)), torch.as_tensor(y)
@@ -79,6 +88,8 @@ def confusion_matrix(
     Returns:
         ``int64`` tensor (k, k): row = true class, column = predicted class.
     """
+    import torch
+
     flat = torch.bincount(y * num_classes + predicted, minlength=num_classes**2)
     return flat.reshape(num_classes, num_classes)
 
@@ -111,6 +122,8 @@ def evaluate_model(
         absent from the test split) and ``test_confusion_matrix`` (k×k counts,
         row = true class, column = predicted), plus ``class_names``.
     """
+    import torch.nn.functional as F
+
     if len(class_names) != model["bias"].shape[0]:
         raise ValueError(
             f"parameter 'class_names' lists {len(class_names)} classes but the "
@@ -149,6 +162,9 @@ def predict_split(model: dict[str, torch.Tensor], table: pd.DataFrame) -> pd.Dat
     Raises:
         ValueError: When the model holds NaN or infinite values.
     """
+    import pandas as pd
+    import torch
+
     check_finite_model(model)
     logits, y = _logits_and_labels(model, table)
     probs = torch.softmax(logits, dim=1).numpy()
@@ -175,6 +191,8 @@ def compare_models(
         One row per model: model, train_loss, train_acc, test_loss, test_acc,
         trained_in_run, trained_in_this_run.
     """
+    import pandas as pd
+
     rows = [
         {
             "model": name,

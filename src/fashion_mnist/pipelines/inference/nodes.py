@@ -1,26 +1,31 @@
-"""Inference nodes: the user's images in Fashion-MNIST's format, predicted, drawn."""
+"""Inference nodes: the user's images in Fashion-MNIST's format, predicted, drawn.
+
+numpy, pandas, torch, Pillow and matplotlib are imported by the nodes when they
+run, never at import time: every ``kedro`` command (``kedro registry list``
+too) imports this module.
+"""
 
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-import pandas as pd
-import torch
-from matplotlib.figure import Figure
-from PIL import Image, ImageFilter
 from pydantic import BaseModel, ConfigDict, Field
 
 from fashion_mnist.contracts import MAX_GRID_IMAGES, parse_parameters
 from fashion_mnist.pipelines.evaluation.nodes import check_finite_model
-from fashion_mnist.softmax import linear_logits, to_features
 from fashion_mnist.tables import IMAGE_SHAPE, PIXEL_COLUMNS
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    import torch
+    from matplotlib.figure import Figure
 
 FILE_COLUMN = "file"
 SIDE = IMAGE_SHAPE[0]
 # ITU-R BT.601 luma, the weights of Pillow's convert("L").
-LUMA = np.array([0.299, 0.587, 0.114])
+LUMA = (0.299, 0.587, 0.114)
 TITLE_CHARS = 18
 
 
@@ -119,6 +124,9 @@ def to_fashion_mnist(
         fashion_mnist.contracts.ParameterContractError: Naming each bad
             ``inference`` parameter.
     """
+    import numpy as np
+    import pandas as pd
+
     spec = parse_parameters(InferenceParams, params, "inference").conversion
     if not images:
         raise ValueError("no images to convert: the image folder gave none")
@@ -142,6 +150,8 @@ def _convert(name: str, image: np.ndarray, spec: Conversion) -> np.ndarray:
 
 def _greyscale(name: str, image: np.ndarray) -> np.ndarray:
     """Luma of an image with 1–4 channels, transparency composited on white."""
+    import numpy as np
+
     image = np.asarray(image)
     if image.ndim == 2:
         image = image[..., None]
@@ -159,12 +169,14 @@ def _greyscale(name: str, image: np.ndarray) -> np.ndarray:
     if image.shape[2] in (2, 4):
         colour, alpha = colour[..., :-1], colour[..., -1:] / 255.0
         colour = colour * alpha + 255.0 * (1.0 - alpha)
-    grey = colour @ LUMA if colour.shape[2] == 3 else colour[..., 0]
+    grey = colour @ np.array(LUMA) if colour.shape[2] == 3 else colour[..., 0]
     return np.clip(np.rint(grey), 0, 255).astype(np.uint8)
 
 
 def _border(grey: np.ndarray) -> np.ndarray:
     """The outermost pixels of an image, each once."""
+    import numpy as np
+
     if min(grey.shape) <= 2:
         return grey.ravel()
     return np.concatenate([grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]])
@@ -172,6 +184,8 @@ def _border(grey: np.ndarray) -> np.ndarray:
 
 def _light_background(grey: np.ndarray) -> bool:
     """Whether the edge (median) is brighter than the central half (mean)."""
+    import numpy as np
+
     h, w = grey.shape
     centre = grey[h // 4 : h - h // 4, w // 4 : w - w // 4]
     return float(np.median(_border(grey))) > float(centre.mean())
@@ -179,6 +193,9 @@ def _light_background(grey: np.ndarray) -> bool:
 
 def _frame(grey: np.ndarray, threshold: int, sharpen: bool) -> np.ndarray:
     """Background to black, trim, resize the longer side to 28, sharpen, centre."""
+    import numpy as np
+    from PIL import Image, ImageFilter
+
     background = int(np.median(_border(grey)))
     grey = np.clip(grey.astype(np.int16) - background, 0, 255).astype(np.uint8)
     rows, cols = np.nonzero(grey > threshold)
@@ -225,6 +242,12 @@ def predict_images(
             number, the model holds NaN or infinite values, or the pixel
             columns are missing or not ``uint8``.
     """
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from fashion_mnist.softmax import linear_logits, to_features
+
     if len(class_names) != model["bias"].shape[0]:
         raise ValueError(
             f"parameter 'class_names' lists {len(class_names)} classes but the "
@@ -284,6 +307,9 @@ def plot_predictions(
         fashion_mnist.contracts.ParameterContractError: Naming each bad
             ``inference`` parameter, before any drawing.
     """
+    import numpy as np
+    from matplotlib.figure import Figure
+
     spec = parse_parameters(InferenceParams, params, "inference").grid
     files = pixels[FILE_COLUMN].tolist()
     if files != predictions[FILE_COLUMN].tolist():

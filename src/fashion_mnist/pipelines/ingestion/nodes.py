@@ -1,23 +1,31 @@
-"""Decode IDX files and flatten them into one table per split."""
+"""Decode IDX files and flatten them into one table per split.
+
+numpy and pandas are imported by the nodes when they run, never at import time:
+every ``kedro`` command (``kedro registry list`` too) imports this module.
+"""
 
 from __future__ import annotations
 
 import struct
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
-from fashion_mnist.datasets import IDXFile
 from fashion_mnist.tables import IMAGE_SHAPE, LABEL_COLUMN, PIXEL_COLUMNS
 
-# IDX type codes (third byte of the magic number) and the big-endian dtypes they name.
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from fashion_mnist.datasets import IDXFile
+
+# IDX type codes (third byte of the magic number) and the big-endian dtypes they
+# name, as numpy dtype strings (``np.dtype`` of each when a file is decoded).
 _IDX_DTYPES = {
-    0x08: np.dtype(np.uint8),
-    0x09: np.dtype(np.int8),
-    0x0B: np.dtype(">i2"),
-    0x0C: np.dtype(">i4"),
-    0x0D: np.dtype(">f4"),
-    0x0E: np.dtype(">f8"),
+    0x08: "u1",
+    0x09: "i1",
+    0x0B: ">i2",
+    0x0C: ">i4",
+    0x0D: ">f4",
+    0x0E: ">f8",
 }
 
 
@@ -35,6 +43,8 @@ def decode_idx(file: IDXFile) -> np.ndarray:
         ValueError: Naming the file, when the magic number is not an IDX one,
             or the file is shorter or longer than its header declares.
     """
+    import numpy as np
+
     data = file.content
     if len(data) < 4:
         raise ValueError(
@@ -56,7 +66,7 @@ def decode_idx(file: IDXFile) -> np.ndarray:
             f"the header of a {ndim}-D file takes {header_size})."
         )
     shape = struct.unpack(f">{ndim}I", data[4:header_size])
-    dtype = _IDX_DTYPES[type_code]
+    dtype = np.dtype(_IDX_DTYPES[type_code])
     expected = int(np.prod(shape)) * dtype.itemsize
     actual = len(data) - header_size
     if actual != expected:
@@ -89,6 +99,9 @@ def flatten_split(
         ValueError: Naming the file, when the shapes are not images and
             labels, the counts differ, or a label is out of range.
     """
+    import numpy as np
+    import pandas as pd
+
     images = decode_idx(images_file)
     labels = decode_idx(labels_file)
     if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:

@@ -1,16 +1,21 @@
-"""Reporting nodes: prediction grid, learning curves, confusion matrix, threshold gate."""
+"""Reporting nodes: prediction grid, learning curves, confusion matrix, threshold gate.
+
+numpy, pandas and matplotlib are imported by the nodes when they run, never at
+import time: every ``kedro`` command (``kedro registry list`` too) imports this
+module.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
-
-import numpy as np
-import pandas as pd
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 from fashion_mnist.contracts import EvaluationParams, PredictionGrid, parse_parameters
 from fashion_mnist.tables import IMAGE_SHAPE, table_to_arrays
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +51,9 @@ def plot_prediction_grid(
         fashion_mnist.contracts.ParameterContractError: Naming each bad
             ``reporting.prediction_grid`` parameter, before any drawing.
     """
+    import numpy as np
+    from matplotlib.figure import Figure
+
     spec = parse_parameters(PredictionGrid, grid, "reporting.prediction_grid")
     rows, cols = spec.rows, spec.cols
     X, y = table_to_arrays(test, "test")
@@ -95,6 +103,8 @@ def plot_models_learning_curves(**histories: pd.DataFrame) -> Figure:
 
 
 def _curves(histories: dict[str, pd.DataFrame], title: str) -> Figure:
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(10, 4), dpi=100, layout="constrained")
     loss_ax, acc_ax = fig.subplots(1, 2)
     for i, (name, history) in enumerate(histories.items()):
@@ -130,6 +140,9 @@ def plot_confusion_matrix(metrics: dict[str, Any], title: str = "") -> Figure:
     Returns:
         A figure with the heatmap's axes and its colour bar.
     """
+    import numpy as np
+    from matplotlib.figure import Figure
+
     counts = np.asarray(metrics["test_confusion_matrix"])
     names = metrics["class_names"]
     fig = Figure(figsize=(8, 7), dpi=100, layout="constrained")

@@ -1,4 +1,9 @@
-"""Training nodes: the hand-written softmax regression and the ``torch.nn`` one."""
+"""Training nodes: the hand-written softmax regression and the ``torch.nn`` one.
+
+torch, numpy, pandas and tqdm are imported by the nodes when they run, never at
+import time: every ``kedro`` command (``kedro registry list`` too) imports this
+module, and the parameter checks read its parameter models before any node runs.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +11,16 @@ import logging
 import math
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-import pandas as pd
-import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from torch import nn
-from tqdm.auto import tqdm
 
 from fashion_mnist.models import MODELS
-from fashion_mnist.softmax import (
-    linear_logits,
-    log_softmax,
-    nll,
-    resolve_device,
-    to_features,
-)
 from fashion_mnist.tables import LABEL_COLUMN, table_to_arrays
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +86,8 @@ def resolve_hyperparameters(params: dict[str, Any], model: str) -> Hyperparamete
     Raises:
         ValueError: Naming each bad parameter (``training.lr``) and its value.
     """
+    from fashion_mnist.softmax import resolve_device
+
     try:
         parsed = TrainingParams.model_validate(params)
         shared = parsed.model_dump(exclude=set(MODELS))
@@ -131,6 +130,8 @@ def lr_factor(schedule: str, step: int, total_steps: int) -> float:
 
 def _init_weight(generator: torch.Generator, std: float) -> torch.Tensor:
     """N(0, std) weights in ``nn.Linear``'s (10, 784) layout, drawn on the CPU."""
+    import torch
+
     return torch.randn(10, 784, generator=generator) * std
 
 
@@ -140,6 +141,10 @@ class _Fit:
     def __init__(
         self, train: pd.DataFrame, test: pd.DataFrame, hyper: Hyperparameters, name: str
     ):
+        import torch
+
+        from fashion_mnist.softmax import resolve_device, to_features
+
         self.hyper = hyper
         self.name = name
         self.device = resolve_device(hyper.device)
@@ -194,6 +199,10 @@ class _Fit:
             TrainingDivergedError: At the first epoch whose train loss or
                 ``weights`` are not finite.
         """
+        import pandas as pd
+        import torch
+        from tqdm.auto import tqdm
+
         n, batch_size, epochs = (
             len(self.y),
             self.hyper.batch_size,
@@ -251,6 +260,8 @@ class _Fit:
         self, epoch: int, train_loss: float, weights: Sequence[torch.Tensor]
     ) -> None:
         """Stop at the epoch that diverged; once per epoch, one sync for the weights."""
+        import torch
+
         loss_ok = math.isfinite(train_loss)
         # A last step can overflow the weights while the epoch's loss is still finite.
         if loss_ok and torch.stack([torch.isfinite(w).all() for w in weights]).all():
@@ -297,6 +308,10 @@ def train_scratch(
         TrainingDivergedError: When the loss or the weights stop being finite,
             naming the epoch and the learning rate to lower.
     """
+    import torch
+
+    from fashion_mnist.softmax import linear_logits, log_softmax, nll
+
     hyper = resolve_hyperparameters(params, "scratch")
     fit = _Fit(train, test, hyper, "scratch")
     W = _init_weight(fit.generator, hyper.init_std).to(fit.device)
@@ -354,6 +369,9 @@ def train_concise(
         TrainingDivergedError: When the loss or the weights stop being finite,
             naming the epoch and the learning rate to lower.
     """
+    import torch
+    from torch import nn
+
     hyper = resolve_hyperparameters(params, "concise")
     fit = _Fit(train, test, hyper, "concise")
     # skip_init: nn.Linear's own initialisation would draw from the global RNG.
@@ -413,6 +431,9 @@ def split_validation(
         ValueError: When ``size`` is not between 1 and the number of rows, or a
             class has too few rows.
     """
+    import numpy as np
+    import torch
+
     if not 0 < size < len(train):
         raise ValueError(
             f"validation size must be between 1 and {len(train) - 1}, got {size}"

@@ -4,7 +4,8 @@
 ``tuning.study_name`` in the storage of the catalog's ``optuna_storage`` and
 runs trials until the study holds ``tuning.n_trials`` finished ones. Every
 worker sharing that storage (one machine or many) works on the same study.
-Optuna and MLflow are imported when a node runs, never at import time.
+Optuna, MLflow and pandas are imported when a node runs, never at import time:
+every ``kedro`` command (``kedro registry list`` too) imports this module.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fashion_mnist.models import MODELS
@@ -26,6 +26,7 @@ from fashion_mnist.tracking import process_alive, process_start
 
 if TYPE_CHECKING:
     import optuna
+    import pandas as pd
     from matplotlib.figure import Figure
 
     from fashion_mnist.datasets.tuning_datasets import TrialRuns
@@ -60,6 +61,7 @@ class TuningParams(BaseModel):
     timeout_s: float | None = Field(None, gt=0)
     sampler_seed: int = 0
     n_startup_trials: int = Field(10, ge=1)
+    fixed: dict[str, Any] = {}
     validation: dict[str, int] = {"size": 10000, "seed": 0}
     pruner: dict[str, int] = {"n_startup_trials": 5, "n_warmup_steps": 3}
     search_space: dict[str, dict[str, Any]]
@@ -92,14 +94,19 @@ def parse_tuning_params(tuning: dict[str, Any]) -> TuningParams:
     Raises:
         TuningParameterError: ``tuning.<name> = <value>: <problem>``.
     """
+    from fashion_mnist.pipelines.training.nodes import Hyperparameters
+
     try:
-        return TuningParams.model_validate(tuning)
+        config = TuningParams.model_validate(tuning)
+        Hyperparameters.model_validate(config.fixed)
     except ValidationError as exc:
+        where = "tuning" if exc.title == TuningParams.__name__ else "tuning.fixed"
         problems = "; ".join(
-            f"tuning.{'.'.join(map(str, e['loc']))} = {e.get('input')!r}: {e['msg']}"
+            f"{where}.{'.'.join(map(str, e['loc']))} = {e.get('input')!r}: {e['msg']}"
             for e in exc.errors()
         )
         raise TuningParameterError(f"Invalid tuning parameters: {problems}") from None
+    return config
 
 
 def parse_search_space(space: dict[str, dict[str, Any]]) -> list[Dimension]:
@@ -203,7 +210,16 @@ def check_tuning_params(tuning: dict[str, Any], training: dict[str, Any]) -> Non
 
     config = parse_tuning_params(tuning)
     parse_search_space(config.search_space)
-    resolve_hyperparameters(training, config.model)  # the fixed values too
+    resolve_hyperparameters(study_training(training, config), config.model)
+
+
+def study_training(
+    training: dict[str, Any], config: TuningParams, values: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The training parameters of a trial: ``training``, then ``tuning.fixed``,
+    then the trial's ``values``, for both models alike."""
+    shared = {k: v for k, v in training.items() if k not in MODELS}
+    return {**shared, **config.fixed, **(values or {}), **{m: {} for m in MODELS}}
 
 
 def split_validation_set(
@@ -363,7 +379,6 @@ def run_study(  # noqa: PLR0915, PLR0917 (a node: one input each; one objective)
 
     config = parse_tuning_params(tuning)
     dimensions = parse_search_space(config.search_space)
-    fixed = {k: v for k, v in training.items() if k not in MODELS}
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         study_name=config.study_name,
@@ -400,7 +415,7 @@ def run_study(  # noqa: PLR0915, PLR0917 (a node: one input each; one objective)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at epoch {epoch}")
 
-        params = {**fixed, **values, **{m: {} for m in MODELS}}
+        params = study_training(training, config, values)
         try:
             model, _ = TRAINERS[config.model](fit, validation, params, on_epoch)
             metrics = evaluate_model(model, fit, validation, class_names)
@@ -466,6 +481,8 @@ def run_study(  # noqa: PLR0915, PLR0917 (a node: one input each; one objective)
 
 def trials_table(study: optuna.Study) -> pd.DataFrame:
     """The study's trials, one row each, in trial order."""
+    import pandas as pd
+
     rows = []
     for trial in study.get_trials(deepcopy=False):
         attrs = trial.user_attrs
@@ -637,15 +654,14 @@ def retrain_best(  # noqa: PLR0917 (a node: one argument per catalog input)
     from fashion_mnist.pipelines.training.nodes import TRAINERS
 
     config = parse_tuning_params(tuning)
-    fixed = {k: v for k, v in training.items() if k not in MODELS}
-    params = {**fixed, **best["params"], **{m: {} for m in MODELS}}
+    params = study_training(training, config, best["params"])
     model, _ = TRAINERS[config.model](train, test, params)
     metrics = evaluate_model(model, train, test, class_names)
     result = {
         "study": best["study"],
         "trial": best["trial"],
         "model": config.model,
-        "params": best["params"],
+        "params": {**config.fixed, **best["params"]},
         "val_acc": best["val_acc"],
         **{
             k: float(metrics[k])

@@ -1,0 +1,149 @@
+"""Commands that run no node import neither torch nor MLflow (nor pandas, matplotlib, Optuna).
+
+Every ``kedro`` command imports the project's pipeline modules (to register the
+pipelines) and every plugin's command group. What they import is read from
+``python -X importtime``'s log, never timed: speed is the benchmarks' business.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.support.project import PROJECT_ROOT
+
+HEAVY = ("torch", "mlflow", "matplotlib", "optuna", "pandas")
+PIPELINES = [
+    "__default__",
+    "evaluation",
+    "inference",
+    "ingestion",
+    "registry",
+    "reporting",
+    "retrain",
+    "training",
+    "tuning",
+]
+
+
+def _environment() -> dict[str, str]:
+    env = {
+        **os.environ,
+        "KEDRO_DISABLE_TELEMETRY": "1",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "COLUMNS": "200",
+    }
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return env
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=PROJECT_ROOT,
+        env=_environment(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def _imported(importtime_log: str) -> set[str]:
+    """The modules named in a ``-X importtime`` log."""
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in importtime_log.splitlines()
+        if line.startswith("import time:") and line.count("|") == 2
+    }
+
+
+def _heavy(modules: set[str]) -> list[str]:
+    return sorted(
+        m for m in modules if any(m == h or m.startswith(f"{h}.") for h in HEAVY)
+    )
+
+
+def _importtime_kedro(*args: str) -> tuple[str, list[str]]:
+    """``kedro ARGS``'s output, and the heavy modules it imported."""
+    result = _run("-X", "importtime", "-m", "kedro", *args)
+    assert result.returncode == 0, result.stderr
+    modules = _imported(result.stderr)
+    assert "kedro" in modules, "the import log is empty"
+    return result.stdout, _heavy(modules)
+
+
+def test_kedro_registry_list_names_every_pipeline_without_heavy_imports():
+    output, heavy = _importtime_kedro("registry", "list")
+    listed = [line[2:] for line in output.splitlines() if line.startswith("- ")]
+    assert listed == PIPELINES
+    assert heavy == []
+
+
+def test_kedro_version_imports_no_heavy_library():
+    output, heavy = _importtime_kedro("--version")
+    assert "kedro, version" in output
+    assert heavy == []
+
+
+def test_every_pipeline_module_imports_without_heavy_libraries():
+    script = """
+import importlib, importlib.util, pkgutil, sys
+import fashion_mnist.pipelines as package
+names = [
+    f"{package.__name__}.{info.name}.{module}"
+    for info in pkgutil.iter_modules(package.__path__)
+    for module in ("nodes", "pipeline")
+    if importlib.util.find_spec(f"{package.__name__}.{info.name}.{module}")
+]
+for name in names:
+    importlib.import_module(name)
+print(len(names))
+print(" ".join(sorted(sys.modules)))
+"""
+    result = _run("-c", script)
+    assert result.returncode == 0, result.stderr
+    count, modules = result.stdout.splitlines()
+    assert int(count) >= 15  # eight pipelines, seven with nodes
+    assert _heavy(set(modules.split())) == []
+
+
+def test_kedro_mlflow_help_still_lists_its_commands():
+    result = _run("-m", "kedro", "mlflow", "--help")
+    assert result.returncode == 0, result.stderr
+    commands = result.stdout.split("Commands:", 1)[1].split()
+    assert {"init", "ui"} <= set(commands)
+
+
+def test_kedro_help_still_lists_the_mlflow_command():
+    result = _run("-m", "kedro", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Project specific commands from Mlflow" in result.stdout
+    assert any(line.split()[:1] == ["mlflow"] for line in result.stdout.splitlines())
+
+
+def test_the_stand_in_group_shows_kedro_mlflows_own_name_help_and_commands():
+    # In a fresh interpreter: importing kedro-mlflow's CLI warns from inside MLflow.
+    script = """
+import json, click
+from fashion_mnist.cli_plugins import DeferredMlflowGroup
+stand_in = DeferredMlflowGroup()
+from kedro_mlflow.framework.cli.cli import commands
+ctx = click.Context(commands)
+print(json.dumps({
+    "same_name_and_help": [stand_in.name, stand_in.help] == [commands.name, commands.help],
+    "same_commands": stand_in.list_commands(ctx) == commands.list_commands(ctx),
+    "same_mlflow": stand_in.get_command(ctx, "mlflow") is commands.get_command(ctx, "mlflow"),
+    "no_other": stand_in.get_command(ctx, "run") is None,
+}))
+"""
+    result = _run("-c", script)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == {
+        "same_name_and_help": True,
+        "same_commands": True,
+        "same_mlflow": True,
+        "no_other": True,
+    }

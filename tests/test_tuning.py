@@ -1,0 +1,268 @@
+"""Tuning through `kedro run` on the real data: workers, resume, retrain, credentials.
+
+Every test drives real `kedro` processes in a project copy holding the real
+Fashion-MNIST tables; a short search space keeps each trial to a few epochs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import optuna
+import pytest
+import yaml
+
+from tests.support.processes import free_port
+from tests.support.project import make_project_copy
+from tests.support.runs import (
+    artifact_text,
+    artifacts,
+    client_for,
+    copy_data,
+    finish,
+    runs,
+    start_kedro,
+)
+
+pytestmark = [pytest.mark.real_data, pytest.mark.slow]
+
+PASSWORD = "s3cret-pw"
+
+
+def _tuning(study: str, n_trials: int, epochs: tuple[int, int] = (2, 3)) -> dict:
+    return {
+        "tuning": {
+            "model": "scratch",
+            "study_name": study,
+            "n_trials": n_trials,
+            "timeout_s": None,
+            "sampler_seed": 0,
+            "n_startup_trials": 10,
+            "validation": {"size": 10000, "seed": 0},
+            "pruner": {"n_startup_trials": 10, "n_warmup_steps": 1},
+            "search_space": {
+                "lr": {"type": "float", "low": 0.05, "high": 0.5, "log": True},
+                "num_epochs": {"type": "int", "low": epochs[0], "high": epochs[1]},
+                "lr_schedule": {"type": "categorical", "choices": ["cosine"]},
+                "standardize": {"type": "categorical", "choices": [True, False]},
+            },
+        }
+    }
+
+
+def _project(real_project, path, settings: dict):
+    project = make_project_copy(path)
+    copy_data(real_project.path, project.path, ("01_raw", "03_primary"))
+    (project.path / "conf/local/parameters_tuning.yml").write_text(
+        yaml.safe_dump(settings)
+    )
+    return project
+
+
+def _trial_runs(client, study: str) -> list:
+    return [r for r in runs(client) if r.data.tags.get("optuna.study") == study]
+
+
+def _kedro_runs(client, pipeline: str) -> list:
+    return [r for r in runs(client) if r.data.tags.get("kedro.pipelines") == pipeline]
+
+
+def test_a_short_study_then_retrain_then_a_run_with_env_tuned(real_project, tmp_path):
+    project = _project(real_project, tmp_path / "project", _tuning("short", 4))
+
+    project.kedro("run", "--pipelines", "tuning")
+
+    study = optuna.load_study(
+        study_name="short", storage=f"sqlite:///{project.path / 'optuna.db'}"
+    )
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 4
+    client = client_for(project.path)
+    (worker,) = _kedro_runs(client, "tuning")
+    assert worker.info.status == "FINISHED"
+    trial_runs = _trial_runs(client, "short")
+    assert sorted(int(r.data.tags["optuna.trial_number"]) for r in trial_runs) == [
+        0,
+        1,
+        2,
+        3,
+    ]
+    for run in trial_runs:
+        assert run.data.tags["mlflow.parentRunId"] == worker.info.run_id
+        assert run.info.status == "FINISHED"
+        number = int(run.data.tags["optuna.trial_number"])
+        assert run.data.metrics["final.val_acc"] == pytest.approx(
+            study.trials[number].value
+        )
+        assert run.data.params["training.lr"] == str(study.trials[number].params["lr"])
+    assert {
+        "tuning/best_params.yml",
+        "tuning/trials.csv",
+        "tuning/optimization_history.png",
+    } <= artifacts(client, worker.info.run_id)
+    best = yaml.safe_load(
+        artifact_text(client, worker.info.run_id, "tuning/best_params.yml", tmp_path)
+    )
+    assert best["study"] == "short"
+    assert best["trial"] == study.best_trial.number
+    assert best["val_acc"] == pytest.approx(study.best_value)
+    assert best["params"] == study.best_params
+    assert worker.data.metrics["tuning.best_val_acc"] == pytest.approx(study.best_value)
+
+    project.kedro("run", "--pipelines", "retrain")
+
+    tuned = yaml.safe_load(
+        (project.path / "conf/tuned/parameters_training.yml").read_text()
+    )
+    assert tuned["tuned_from"]["study"] == "short"
+    assert tuned["tuned_from"]["trial"] == study.best_trial.number
+    assert {k: tuned["training"][k] for k in study.best_params} == study.best_params
+    (retrain,) = _kedro_runs(client, "retrain")
+    assert retrain.data.metrics["tuned.test_acc"] == pytest.approx(
+        tuned["tuned_from"]["test_acc"], abs=1e-6
+    )
+    assert retrain.data.metrics["tuned.val_acc"] == pytest.approx(study.best_value)
+
+    project.kedro("run", "--env", "tuned", "--pipelines", "training")
+
+    (tuned_run,) = _kedro_runs(client, "training")
+    for name, value in study.best_params.items():
+        assert tuned_run.data.params[f"training.{name}"] == str(value)
+
+
+def test_two_workers_share_a_postgresql_study_and_never_print_its_password(
+    real_project, postgres, tmp_path
+):
+    project = _project(real_project, tmp_path / "project", _tuning("shared", 6))
+    url = postgres.replace("postgres@", f"postgres:{PASSWORD}@") + "/optuna"
+    env = {"OPTUNA_STORAGE": url}
+
+    workers = [
+        start_kedro(project.path, "run", "--pipelines", "tuning", env=env)
+        for _ in range(2)
+    ]
+    results = [finish(process, log) for process, log in workers]
+
+    assert [code for code, _ in results] == [0, 0], results[0][1][-3000:]
+    for _, output in results:
+        assert PASSWORD not in output
+    study = optuna.load_study(study_name="shared", storage=url)
+    numbers = [t.number for t in study.trials]
+    assert len(numbers) >= 6
+    assert all(t.state.is_finished() for t in study.trials)
+    params = [tuple(sorted(t.params.items())) for t in study.trials]
+    assert len(set(params)) == len(params)
+    client = client_for(project.path)
+    parents = {r.info.run_id for r in _kedro_runs(client, "tuning")}
+    assert len(parents) == 2
+    trial_runs = _trial_runs(client, "shared")
+    assert sorted(int(r.data.tags["optuna.trial_number"]) for r in trial_runs) == (
+        sorted(numbers)
+    )
+    assert {r.data.tags["mlflow.parentRunId"] for r in trial_runs} <= parents
+    for parent in parents:
+        best = yaml.safe_load(
+            artifact_text(client, parent, "tuning/best_params.yml", tmp_path / parent)
+        )
+        assert best["study"] == "shared"
+
+
+def test_an_unreachable_storage_is_named_without_its_password(real_project, tmp_path):
+    project = _project(real_project, tmp_path / "project", _tuning("nowhere", 2))
+    url = f"postgresql://tuner:{PASSWORD}@127.0.0.1:{free_port()}/optuna"
+
+    result = project.kedro(
+        "run", "--pipelines", "tuning", check=False, env={"OPTUNA_STORAGE": url}
+    )
+
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert PASSWORD not in output
+    assert "Cannot open the Optuna storage postgresql://tuner:***@127.0.0.1" in output
+
+
+def _wait_for_running_trial(storage: str, study: str, process, timeout=300):
+    """Wait until the study holds a finished trial and a running one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the worker ended before it could be killed"
+        try:
+            trials = optuna.load_study(study_name=study, storage=storage).trials
+        except KeyError:  # the study is not created yet
+            trials = []
+        states = [t.state.name for t in trials]
+        if "COMPLETE" in states and states[-1] == "RUNNING":
+            return trials[-1].number
+        time.sleep(0.2)
+    raise AssertionError("no trial was running in time")
+
+
+def test_a_killed_worker_restarted_ends_its_stale_trial_and_repeats_nothing(
+    real_project, tmp_path
+):
+    project = _project(real_project, tmp_path / "project", _tuning("resume", 5, (4, 6)))
+    storage = f"sqlite:///{project.path / 'optuna.db'}"
+    process, log = start_kedro(project.path, "run", "--pipelines", "tuning")
+    stale = _wait_for_running_trial(storage, "resume", process)
+
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    code, output = finish(*start_kedro(project.path, "run", "--pipelines", "tuning"))
+
+    assert code == 0, output[-3000:]
+    study = optuna.load_study(study_name="resume", storage=storage)
+    trial = study.trials[stale]
+    assert trial.state.name == "FAIL"
+    assert "ended without finishing the trial" in trial.user_attrs["fail_reason"]
+    assert len([t for t in study.trials if t.state.is_finished()]) == 5
+    assert all(t.state.is_finished() for t in study.trials)
+    params = [tuple(sorted(t.params.items())) for t in study.trials]
+    assert len(set(params)) == len(params)
+    client = client_for(project.path)
+    by_number = {
+        int(r.data.tags["optuna.trial_number"]): r
+        for r in _trial_runs(client, "resume")
+    }
+    assert by_number[stale].info.status == "KILLED"
+    assert all(
+        run.info.status == "FINISHED"
+        for number, run in by_number.items()
+        if number != stale
+    )
+    killed, restarted = sorted(
+        _kedro_runs(client, "tuning"), key=lambda r: r.info.start_time
+    )
+    assert killed.info.status == "KILLED"
+    assert restarted.info.status == "FINISHED"
+    best = yaml.safe_load(
+        artifact_text(client, restarted.info.run_id, "tuning/best_params.yml", tmp_path)
+    )
+    assert best["study"] == "resume"
+    assert study.trials[best["trial"]].state.name == "COMPLETE"
+    assert best["val_acc"] == pytest.approx(study.best_value)
+
+
+def test_ctrl_c_ends_the_running_trial_failed_and_every_run_killed(
+    real_project, tmp_path
+):
+    project = _project(real_project, tmp_path / "project", _tuning("stop", 5, (4, 6)))
+    storage = f"sqlite:///{project.path / 'optuna.db'}"
+    process, log = start_kedro(project.path, "run", "--pipelines", "tuning")
+    running = _wait_for_running_trial(storage, "stop", process)
+
+    process.send_signal(signal.SIGINT)
+    code, output = finish(process, log, timeout=120)
+
+    assert code != 0
+    study = optuna.load_study(study_name="stop", storage=storage)
+    assert study.trials[running].state.name == "FAIL"
+    assert not [t for t in study.trials if t.state.name == "RUNNING"]
+    client = client_for(project.path)
+    by_number = {
+        int(r.data.tags["optuna.trial_number"]): r for r in _trial_runs(client, "stop")
+    }
+    assert by_number[running].info.status == "KILLED"
+    (worker,) = _kedro_runs(client, "tuning")
+    assert worker.info.status == "KILLED"
+    assert "SIGINT received" in output
