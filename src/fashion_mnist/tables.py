@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -11,6 +13,12 @@ if TYPE_CHECKING:
 IMAGE_SHAPE = (28, 28)
 LABEL_COLUMN = "label"
 PIXEL_COLUMNS = [f"pixel_{i:03d}" for i in range(IMAGE_SHAPE[0] * IMAGE_SHAPE[1])]
+
+
+# Each table's arrays, while the table lives: the nodes of a run that read the
+# same table (two trainings, two evaluations, ...) share one conversion.
+_ARRAYS: dict[int, tuple[weakref.ref, np.ndarray, np.ndarray]] = {}
+_ARRAYS_LOCK = threading.Lock()
 
 
 def table_to_arrays(
@@ -27,7 +35,9 @@ def table_to_arrays(
         name: The table's name in error messages.
 
     Returns:
-        ``X`` of shape (n, 784), ``uint8`` in 0–255, and ``y`` of shape (n,), ``int64``.
+        ``X`` of shape (n, 784), ``uint8`` in 0–255, and ``y`` of shape (n,),
+        ``int64``; the same two arrays for every call on the same table object
+        (tables are not modified in place; neither are these arrays).
 
     Raises:
         fashion_mnist.contracts.TableContractError: When the table breaks the
@@ -39,8 +49,21 @@ def table_to_arrays(
 
     from fashion_mnist.contracts import check_table  # noqa: PLC0415
 
+    key = id(table)
+    with _ARRAYS_LOCK:
+        known = _ARRAYS.get(key)
+    if known is not None and known[0]() is table:
+        return known[1], known[2]
     check_table(table, name)
     # Writable copies where pandas hands out read-only views (copy-on-write).
     X = np.require(table[PIXEL_COLUMNS].to_numpy(), requirements="CW")
     y = np.require(table[LABEL_COLUMN].to_numpy(), requirements="W")
+
+    def forget(ref: weakref.ref, key: int = key) -> None:
+        with _ARRAYS_LOCK:
+            if _ARRAYS.get(key, (None,))[0] is ref:
+                del _ARRAYS[key]
+
+    with _ARRAYS_LOCK:
+        _ARRAYS[key] = (weakref.ref(table, forget), X, y)
     return X, y

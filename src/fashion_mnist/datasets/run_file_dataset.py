@@ -81,14 +81,20 @@ class RunFileDataset(CachedDataset):
         self._rebuild = rebuild
         self.metadata = metadata
 
-    @property
-    def _dataset(self) -> AbstractDataset:
-        """The wrapped dataset, built on first use: kedro-mlflow builds every
-        catalog entry at start-up, and a run that draws no figure should not
-        import matplotlib for one."""
+    def _wrapped(self) -> AbstractDataset:
+        """The wrapped dataset, built on first use: a run that draws no figure
+        should not import matplotlib for one."""
         if self._inner is None:
             self._inner = AbstractDataset.from_config(self._filepath.name, self._config)
         return self._inner
+
+    @property
+    def _dataset(self) -> AbstractDataset:
+        """What Kedro's catalog inspects (versions) before a run: the wrapped
+        dataset once built, else the in-memory cache. The wrapped datasets are
+        never versioned here, and building them all would import matplotlib,
+        kedro-datasets' pandas and more for every ``kedro`` session."""
+        return self._inner if self._inner is not None else self._cache
 
     def _describe(self) -> dict[str, Any]:
         return {
@@ -115,7 +121,7 @@ class RunFileDataset(CachedDataset):
                 f"{self._filepath} does not exist. Make it with: {self._rebuild}"
             )
         try:
-            data = self._dataset.load()
+            data = self._wrapped().load()
         except Exception as exc:
             cause = exc.__cause__ or exc  # past Kedro's "Failed while loading" wrapper
             raise DatasetError(

@@ -68,11 +68,11 @@ def _logits_and_labels(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     import torch
 
-    from fashion_mnist.softmax import linear_logits, to_features
+    from fashion_mnist.softmax import pixel_logits
 
     X, y = table_to_arrays(table, name)
     with torch.no_grad():
-        return linear_logits(model, to_features(X)), torch.as_tensor(y)
+        return pixel_logits(model, X), torch.as_tensor(y)
 
 
 def confusion_matrix(

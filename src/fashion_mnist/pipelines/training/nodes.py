@@ -150,18 +150,29 @@ class _Fit:
         self.device = resolve_device(hyper.device)
         X, y = table_to_arrays(train, "train")
         X_test, y_test = table_to_arrays(test, "test")
-        self.X = to_features(X, self.device)
         self.y = torch.as_tensor(y, device=self.device)
         self.X_test = to_features(X_test, self.device)
         self.y_test = torch.as_tensor(y_test, device=self.device)
         self.generator = torch.Generator().manual_seed(hyper.seed)
         self.mean = self.scale = None
+        # Raw pixels stay uint8 on the device, a quarter of float32's memory;
+        # each batch is scaled as to_features scales a whole split, so every
+        # number is the same as with a float copy of the split.
+        self.X = torch.as_tensor(X).to(self.device)
         if hyper.standardize:
+            self.X = to_features(X, self.device)
             # Per-pixel statistics of the training split only; constant pixels keep scale 1/255.
             self.mean = self.X.mean(dim=0)
             self.scale = self.X.std(dim=0).clamp_min(1 / 255)
             self.X.sub_(self.mean).div_(self.scale)
             self.X_test.sub_(self.mean).div_(self.scale)
+
+    def batch(self, idx: torch.Tensor) -> torch.Tensor:
+        """The features of rows ``idx``, ``float32``."""
+        rows = self.X.index_select(0, idx)  # much faster than X[idx] here
+        if rows.dtype == self.X_test.dtype:  # already scaled (standardize)
+            return rows
+        return rows.to(self.X_test.dtype).div_(255.0)
 
     def export(
         self, weight: torch.Tensor, bias: torch.Tensor
@@ -201,7 +212,7 @@ class _Fit:
         """
         import pandas as pd
         import torch
-        from tqdm.auto import tqdm
+        from tqdm import tqdm  # the console bar: tqdm.auto would import IPython
 
         n, batch_size, epochs = (
             len(self.y),
@@ -223,10 +234,10 @@ class _Fit:
             correct = torch.zeros((), dtype=torch.int64, device=self.device)
             for start in range(0, n, batch_size):
                 idx = order[start : start + batch_size]
-                y = self.y[idx]
+                y = self.y.index_select(0, idx)
                 lr = self.hyper.lr * lr_factor(schedule, t, total_steps)
                 t += 1
-                logits, loss = step(self.X[idx], y, lr)
+                logits, loss = step(self.batch(idx), y, lr)
                 # Weighted by batch size, so the epoch mean counts a short last batch right.
                 loss_sum.add_(loss, alpha=len(y))
                 correct.add_((logits.argmax(dim=1) == y).sum())
