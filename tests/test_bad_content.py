@@ -11,7 +11,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,13 +18,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-import yaml
 from mlflow import MlflowClient
 from safetensors import safe_open
 from safetensors.torch import save_file
 
 from fashion_mnist.datasets.model_dataset import FORMAT, tensor_digest
-from tests.support.project import PROJECT_ROOT, ProjectCopy, make_synthetic_project
+from tests.support.project import ProjectCopy, make_synthetic_project
 from tests.support.runs import client_for, runs
 
 pytestmark = pytest.mark.slow
@@ -200,7 +198,7 @@ def test_a_model_whose_bytes_changed_is_refused_by_name(project):
     text = output(result)
     assert result.returncode != 0, text[-3000:]
     assert (
-        f"scratch_model: {path} was changed after it was written: its tensors do "
+        f"scratch.model: {path} was changed after it was written: its tensors do "
         "not match the SHA-256 stored in the file"
     ) in text
     assert RETRAIN in text
@@ -251,7 +249,7 @@ def test_a_model_that_breaks_the_model_contract_is_refused_by_name(
     text = output(result)
     assert result.returncode != 0, text[-3000:]
     assert (
-        f"scratch_model: {project.path / SCRATCH_MODEL} is not a valid softmax "
+        f"scratch.model: {project.path / SCRATCH_MODEL} is not a valid softmax "
         f"regression model: {problem}. {RETRAIN}"
     ) in text
 
@@ -329,28 +327,16 @@ def test_a_bad_parameter_is_named_before_any_node_or_mlflow_run_starts(
     assert runs(client_for(project.path)) == []
 
 
-def test_a_sweep_bound_that_is_not_a_number_is_named_before_any_trial(project):
-    space = yaml.safe_load(
-        (PROJECT_ROOT / "conf" / "base" / "parameters_sweep.yml").read_text()
-    )
-    space["sweep"]["search_space"]["lr"]["low"] = "abc"
-    space["sweep"]["storage"] = f"sqlite:///{project.path / 'optuna.db'}"
-    (project.path / "conf" / "local" / "parameters_sweep.yml").write_text(
-        yaml.safe_dump(space)
+def test_a_tuning_bound_that_is_not_a_number_is_named_before_any_trial(project):
+    # conf/local overrides single keys (merge_strategy soft): only lr.low changes.
+    (project.path / "conf" / "local" / "parameters_tuning.yml").write_text(
+        "tuning:\n  search_space:\n    lr:\n      low: abc\n"
     )
 
-    result = subprocess.run(
-        [sys.executable, "-m", "fashion_mnist.sweep", "--project", str(project.path)]
-        + ["--n-trials", "1"],
-        cwd=project.path,
-        env=ProjectCopy.environment(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = project.kedro("run", "--pipelines", "tuning", check=False)
 
     text = output(result)
     assert result.returncode != 0, text[-3000:]
-    assert "SweepError: sweep.search_space.lr.low = 'abc': must be a number" in text
+    assert "tuning.search_space.lr.low = 'abc': must be a number" in text
     assert runs(client_for(project.path)) == []
+    assert not (project.path / "optuna.db").exists()

@@ -6,6 +6,7 @@ from fashion_mnist.softmax import (
     cross_entropy,
     linear_logits,
     log_softmax,
+    pixel_logits,
     resolve_device,
     softmax,
     to_features,
@@ -67,3 +68,16 @@ def test_resolve_device_auto_picks_cuda_only_when_available(monkeypatch):
         ValueError, match="device 'cuda' was asked for but torch sees no CUDA"
     ):
         resolve_device("cuda")
+
+
+def test_pixel_logits_in_chunks_equal_the_logits_of_the_whole_split_bit_for_bit():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randint(0, 256, (5000, 784), dtype=torch.uint8, generator=g).numpy()
+    model = {
+        "weight": torch.randn(10, 784, generator=g) * 0.05,
+        "bias": torch.randn(10, generator=g),
+    }
+
+    chunked = pixel_logits(model, X, rows=1024)
+
+    assert torch.equal(chunked, linear_logits(model, to_features(X)))

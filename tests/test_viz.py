@@ -262,7 +262,9 @@ def test_the_page_draws_each_model_as_a_collapsed_namespace(
     tasks = sorted(label for kind, label in drawn if kind == "task")
     assert groups == ["concise", "scratch"]
     assert tasks == sorted(n.name for n in default_pipeline.nodes if not n.namespace)
-    assert {"scratch.train", "concise.train", "flatten_train"} <= set(tasks)
+    # Training is namespaced like evaluation and reporting: inside the groups.
+    assert {"flatten_train", "compare_models", "check_thresholds"} <= set(tasks)
+    assert not {"scratch.train", "concise.train", "train"} & set(tasks)
 
 
 def test_the_expanded_page_draws_every_node_and_dataset(
