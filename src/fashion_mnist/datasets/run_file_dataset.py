@@ -146,17 +146,22 @@ class RunFileDataset(CachedDataset):
 
 
 def content_digest(table: Any) -> str:
-    """SHA-256 of a table's column names, dtypes and values, in row order."""
+    """SHA-256 of a table's column names, dtypes, labels and pixels, in row order.
+
+    The table must hold the contract's columns; its arrays are the ones the
+    run's nodes use (:func:`fashion_mnist.tables.table_to_arrays` converts a
+    table once), so hashing costs no conversion of its own.
+    """
     import hashlib
 
-    import numpy as np
+    from fashion_mnist.tables import table_to_arrays
 
+    X, y = table_to_arrays(table)
     digest = hashlib.sha256()
     digest.update(json.dumps([list(map(str, table.columns))]).encode())
     digest.update(json.dumps([str(t) for t in table.dtypes]).encode())
-    for dtype in dict.fromkeys(table.dtypes):  # one matrix per dtype, in column order
-        columns = [c for c, t in table.dtypes.items() if t == dtype]
-        digest.update(np.ascontiguousarray(table[columns].to_numpy()).data)
+    digest.update(y.data)
+    digest.update(X.data)
     return digest.hexdigest()
 
 
@@ -236,3 +241,4 @@ class TableDataset(RunFileDataset):
         stamped = table.copy(deep=False)
         stamped.attrs = {**table.attrs, DIGEST_KEY: digest}
         super().save(stamped)
+        self._cache.save(table)  # the object whose arrays the run converted already
