@@ -12,6 +12,9 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+from fashion_mnist.cli_plugins import FastExit
 from tests.support.project import PROJECT_ROOT
 
 HEAVY = ("torch", "mlflow", "matplotlib", "optuna", "pandas")
@@ -147,3 +150,16 @@ print(json.dumps({
         "same_mlflow": True,
         "no_other": True,
     }
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "status"), [(None, 0), (0, 0), (1, 1), (143, 143), ("Aborted", 1)]
+)
+def test_the_fast_exit_after_kedro_run_keeps_sys_exits_status(exit_code, status):
+    assert FastExit.exit_status(exit_code) == status
+
+
+def test_the_fast_exit_leaves_every_command_but_run_alone():
+    FastExit().after_command_run(
+        ["registry", "list"], 0
+    )  # returns: the process goes on
