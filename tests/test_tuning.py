@@ -198,13 +198,31 @@ def _wait_for_running_trial(storage: str, study: str, process, timeout=300):
     raise AssertionError("no trial was running in time")
 
 
+def _worker_in_a_trial(real_project, tmp_path, study: str):
+    """A project copy and a tuning worker caught in the middle of a trial.
+
+    Returns:
+        The project, the Optuna storage URL, the worker, its log and the
+        number of the trial it is running.
+    """
+    project = _project(real_project, tmp_path / "project", _tuning(study, 5, (4, 6)))
+    storage = f"sqlite:///{project.path / 'optuna.db'}"
+    process, log = start_kedro(project.path, "run", "--pipelines", "tuning")
+    return (
+        project,
+        storage,
+        process,
+        log,
+        _wait_for_running_trial(storage, study, process),
+    )
+
+
 def test_a_killed_worker_restarted_ends_its_stale_trial_and_repeats_nothing(
     real_project, tmp_path
 ):
-    project = _project(real_project, tmp_path / "project", _tuning("resume", 5, (4, 6)))
-    storage = f"sqlite:///{project.path / 'optuna.db'}"
-    process, log = start_kedro(project.path, "run", "--pipelines", "tuning")
-    stale = _wait_for_running_trial(storage, "resume", process)
+    project, storage, process, _, stale = _worker_in_a_trial(
+        real_project, tmp_path, "resume"
+    )
 
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
@@ -246,10 +264,9 @@ def test_a_killed_worker_restarted_ends_its_stale_trial_and_repeats_nothing(
 def test_ctrl_c_ends_the_running_trial_failed_and_every_run_killed(
     real_project, tmp_path
 ):
-    project = _project(real_project, tmp_path / "project", _tuning("stop", 5, (4, 6)))
-    storage = f"sqlite:///{project.path / 'optuna.db'}"
-    process, log = start_kedro(project.path, "run", "--pipelines", "tuning")
-    running = _wait_for_running_trial(storage, "stop", process)
+    project, storage, process, log, running = _worker_in_a_trial(
+        real_project, tmp_path, "stop"
+    )
 
     process.send_signal(signal.SIGINT)
     code, output = finish(process, log, timeout=120)
