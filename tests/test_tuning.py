@@ -192,8 +192,10 @@ def _wait_for_running_trial(storage: str, study: str, process, timeout=300):
         except KeyError:  # the study is not created yet
             trials = []
         states = [t.state.name for t in trials]
+        # Running, and claimed by the worker (as it does in the call creating it).
         if "COMPLETE" in states and states[-1] == "RUNNING":
-            return trials[-1].number
+            if "pid" in trials[-1].user_attrs:
+                return trials[-1].number
         time.sleep(0.2)
     raise AssertionError("no trial was running in time")
 

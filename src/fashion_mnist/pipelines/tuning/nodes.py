@@ -10,6 +10,7 @@ every ``kedro`` command (``kedro registry list`` too) imports this module.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import math
 import os
@@ -43,6 +44,8 @@ SEARCHABLE = (
     "standardize",
     "weight_decay",
 )
+# Seconds after which a RUNNING trial that no worker claimed is taken for lost.
+_UNCLAIMED_AFTER_S = 60
 TRIAL_COLUMNS = ["study", "trial", "state", "value", "mlflow_run_id", "worker"]
 
 
@@ -242,7 +245,9 @@ def _trial_seed(seed: int, number: int) -> int:
     return zlib.crc32(f"{seed}:{number}".encode())
 
 
-def _sampler(config: TuningParams) -> optuna.samplers.BaseSampler:
+def _sampler(
+    config: TuningParams, worker: dict[str, Any]
+) -> optuna.samplers.BaseSampler:
     """TPE whose randomness comes from the study's seed and the trial's number.
 
     Trial numbers are unique in a study, so a restarted or added worker never
@@ -277,6 +282,10 @@ def _sampler(config: TuningParams) -> optuna.samplers.BaseSampler:
             return self._for(trial).sample_independent(study, trial, name, distribution)
 
         def before_trial(self, study, trial) -> None:
+            # Claimed in the call that creates the trial, before any suggestion:
+            # a worker killed from here on leaves a trial a restart can end.
+            for key, value in worker.items():
+                study._storage.set_trial_user_attr(trial._trial_id, key, value)
             self._for(trial).before_trial(study, trial)
 
         def after_trial(self, study, trial, state, values) -> None:
@@ -306,16 +315,25 @@ def end_dead_workers_trials(study: optuna.Study, trial_runs: TrialRuns) -> list[
 
     host = socket.gethostname()
     ended = []
+    now = datetime.datetime.now()
     for trial in study.get_trials(
         deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)
     ):
         attrs = trial.user_attrs
         pid = str(attrs.get("pid", ""))
-        if attrs.get("host") != host or not pid.isdigit():
+        if "pid" not in attrs:
+            # A worker claims its trial in the call that creates it: a trial
+            # still unclaimed after a minute lost its worker in between.
+            started = trial.datetime_start or now
+            if (now - started).total_seconds() < _UNCLAIMED_AFTER_S:
+                continue
+            reason = "its worker ended before it claimed the trial"
+        elif attrs.get("host") != host or not pid.isdigit():
             continue
-        if process_alive(int(pid), str(attrs.get("pid_start", ""))):
+        elif process_alive(int(pid), str(attrs.get("pid_start", ""))):
             continue
-        reason = f"worker {pid} on {host} ended without finishing the trial"
+        else:
+            reason = f"worker {pid} on {host} ended without finishing the trial"
         study._storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
         study._storage.set_trial_state_values(
             trial._trial_id, optuna.trial.TrialState.FAIL
@@ -380,22 +398,20 @@ def run_study(  # noqa: PLR0915, PLR0917 (a node: one input each; one objective)
     config = parse_tuning_params(tuning)
     dimensions = parse_search_space(config.search_space)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    pid = os.getpid()
+    worker = {"host": socket.gethostname(), "pid": pid, "pid_start": process_start(pid)}
     study = optuna.create_study(
         study_name=config.study_name,
         storage=storage,
         direction="maximize",
         load_if_exists=True,
-        sampler=_sampler(config),
+        sampler=_sampler(config, worker),
         pruner=optuna.pruners.MedianPruner(**config.pruner),
     )
     end_dead_workers_trials(study, trial_runs)
-    pid = os.getpid()
-    worker = {"host": socket.gethostname(), "pid": pid, "pid_start": process_start(pid)}
 
     def objective(trial: optuna.Trial) -> float:
         values = {d.name: d.suggest(trial) for d in dimensions}
-        for key, value in worker.items():
-            trial.set_user_attr(key, value)
         run_id = trial_runs.start(config.study_name, trial.number, values)
         if run_id:
             trial.set_user_attr("mlflow_run_id", run_id)
