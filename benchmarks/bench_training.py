@@ -108,7 +108,7 @@ def runs_against_plain_script(repeats: int) -> list[tuple[str, float, float]]:
 
 _LOG_TWO_MODELS = """
 import sys, tempfile, time, torch, mlflow
-from fashion_mnist import tracking
+from fashion_mnist.tracking import run as tracking
 from fashion_mnist.datasets import MlflowSoftmaxModelDataset
 folder = tempfile.mkdtemp()
 uri = f"sqlite:///{folder}/mlflow.db"
@@ -165,14 +165,14 @@ def main() -> None:
     import pandas as pd
     import torch
 
-    from fashion_mnist.pipelines.training.nodes import train_concise, train_scratch
-    from fashion_mnist.softmax import to_features
-    from fashion_mnist.tables import table_to_arrays
+    from fashion_mnist.params import Hyperparameters
+    from fashion_mnist.schemas import table_to_arrays
+    from fashion_mnist.softmax import to_features, train_concise, train_scratch
 
     train, test = (pd.read_parquet(p) for p in paths)
     X_raw, y_raw = table_to_arrays(train)
     X, y = to_features(X_raw), torch.as_tensor(y_raw)
-    params = {**PARAMS, "scratch": {}, "concise": {}}
+    params = Hyperparameters(**PARAMS)
     reference = best_of(args.repeats, lambda: reference_loop(X, y))
     epochs = PARAMS["num_epochs"]
     rows.append((f"reference loop, {epochs} epochs", f"{reference:.2f} s", "1.00x", ""))

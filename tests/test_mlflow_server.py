@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 
-from fashion_mnist.tables import PIXEL_COLUMNS
+from fashion_mnist.schemas import PIXEL_COLUMNS
 from tests.support.project import SYNTHETIC_TRAINING, make_synthetic_project
 from tests.test_mlflow_tracking import _logged_models, _runs, assert_complete_run
 

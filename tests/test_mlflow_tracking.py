@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from fashion_mnist.tables import PIXEL_COLUMNS
+from fashion_mnist.schemas import PIXEL_COLUMNS
 from tests.support.project import SYNTHETIC_TRAINING, make_synthetic_project
 
 MODELS = ["scratch", "concise"]

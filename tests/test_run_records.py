@@ -23,7 +23,7 @@ import pytest
 from matplotlib.image import imread
 
 from fashion_mnist.datasets import SoftmaxModelDataset
-from fashion_mnist.tables import PIXEL_COLUMNS
+from fashion_mnist.schemas import PIXEL_COLUMNS
 from tests.support.project import make_project_copy
 from tests.support.runs import (
     artifact_table,
@@ -239,12 +239,12 @@ _ABANDONED = """
 import os, socket, sys, time
 from pathlib import Path
 from mlflow import MlflowClient
-from fashion_mnist import hooks
+from fashion_mnist.tracking import processes
 client = MlflowClient(sys.argv[1])
 experiment = client.get_experiment_by_name("fashion_mnist").experiment_id
 run = client.create_run(experiment, tags={
-    hooks.PID: str(os.getpid()), hooks.HOST: socket.gethostname(),
-    hooks.PID_START: hooks.process_start(os.getpid())})
+    processes.PID: str(os.getpid()), processes.HOST: socket.gethostname(),
+    processes.PID_START: processes.process_start(os.getpid())})
 client.create_logged_model(experiment, source_run_id=run.info.run_id, name="scratch_model")
 print("ready", run.info.run_id, flush=True)
 time.sleep(600)
@@ -285,6 +285,7 @@ def test_a_run_killed_while_saving_a_table_leaves_no_half_file(tmp_path, real_pr
     deadline = time.monotonic() + 120
     while not caught and process.poll() is None and time.monotonic() < deadline:
         caught = [p.name for p in primary.iterdir() if p.name.startswith(".tmp-")]
+        time.sleep(0.005)  # the staged folder lives for the whole write
     process.send_signal(signal.SIGKILL)
     process.wait()
 
@@ -513,22 +514,24 @@ def test_the_record_reads_well_in_the_mlflow_ui(real_run):
 
 
 _NOTEBOOK = """
-import os, signal, threading, time
+import logging, os, signal, threading
 from pathlib import Path
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from mlflow import MlflowClient
-from fashion_mnist import tracking
 
 bootstrap_project(Path.cwd())
 
-def interrupt_once_training_runs():
-    while tracking.current_run_id() is None:
-        time.sleep(0.05)
-    time.sleep(3)
-    os.kill(os.getpid(), signal.SIGINT)
+# Interrupts the process once training has logged its second epoch.
+class SecondEpoch(logging.Handler):
+    def emit(self, record):
+        if ": epoch 2/" in record.getMessage() and not SEEN.is_set():
+            SEEN.set()
+            os.kill(os.getpid(), signal.SIGINT)
 
-threading.Thread(target=interrupt_once_training_runs, daemon=True).start()
+SEEN = threading.Event()
+# The training loop logs under fashion_mnist.softmax, a logger no logging config names.
+logging.getLogger("fashion_mnist.softmax").addHandler(SecondEpoch())
 try:
     with KedroSession.create(runtime_params={"training": {"num_epochs": 200}}) as session:
         session.run(pipeline_names=["training"])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import optuna
 import pytest
@@ -24,6 +23,7 @@ from tests.support.runs import (
     finish,
     runs,
     start_kedro,
+    wait_for_text,
 )
 
 pytestmark = [pytest.mark.real_data, pytest.mark.slow]
@@ -182,48 +182,29 @@ def test_an_unreachable_storage_is_named_without_its_password(real_project, tmp_
     assert "Cannot open the Optuna storage postgresql://tuner:***@127.0.0.1" in output
 
 
-def _wait_for_running_trial(storage: str, study: str, process, timeout=300):
-    """Wait until the study holds a finished trial and a running one."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the worker ended before it could be killed"
-        try:
-            trials = optuna.load_study(study_name=study, storage=storage).trials
-        except KeyError:  # the study is not created yet
-            trials = []
-        states = [t.state.name for t in trials]
-        # Running, and claimed by the worker (as it does in the call creating it).
-        if "COMPLETE" in states and states[-1] == "RUNNING":
-            if "pid" in trials[-1].user_attrs:
-                return trials[-1].number
-        time.sleep(0.2)
-    raise AssertionError("no trial was running in time")
+def _worker_in_a_trial(real_project, tmp_path, study: str, trial: int):
+    """A project copy and a tuning worker caught in the middle of trial ``trial``.
 
-
-def _worker_in_a_trial(real_project, tmp_path, study: str):
-    """A project copy and a tuning worker caught in the middle of a trial.
+    The worker logs that a trial started once it has claimed it and recorded
+    its MLflow run; 8 to 10 epochs keep the trial running for seconds after.
 
     Returns:
-        The project, the Optuna storage URL, the worker, its log and the
-        number of the trial it is running.
+        The project, the Optuna storage URL, the worker and its log.
     """
-    project = _project(real_project, tmp_path / "project", _tuning(study, 5, (4, 6)))
+    project = _project(real_project, tmp_path / "project", _tuning(study, 5, (8, 10)))
     storage = f"sqlite:///{project.path / 'optuna.db'}"
     process, log = start_kedro(project.path, "run", "--pipelines", "tuning")
-    return (
-        project,
-        storage,
-        process,
-        log,
-        _wait_for_running_trial(storage, study, process),
-    )
+    wait_for_text(log, f"Study '{study}': trial {trial} started", process)
+    return project, storage, process, log
 
 
 def test_a_killed_worker_restarted_ends_its_stale_trial_and_repeats_nothing(
     real_project, tmp_path
 ):
-    project, storage, process, _, stale = _worker_in_a_trial(
-        real_project, tmp_path, "resume"
+    # Trial 1: the study then holds a finished trial and a running one.
+    stale = 1
+    project, storage, process, _ = _worker_in_a_trial(
+        real_project, tmp_path, "resume", stale
     )
 
     os.kill(process.pid, signal.SIGKILL)
@@ -245,6 +226,7 @@ def test_a_killed_worker_restarted_ends_its_stale_trial_and_repeats_nothing(
         for r in _trial_runs(client, "resume")
     }
     assert by_number[stale].info.status == "KILLED"
+    assert trial.user_attrs["mlflow_run_id"] == by_number[stale].info.run_id
     assert all(
         run.info.status == "FINISHED"
         for number, run in by_number.items()
@@ -266,9 +248,11 @@ def test_a_killed_worker_restarted_ends_its_stale_trial_and_repeats_nothing(
 def test_ctrl_c_ends_the_running_trial_failed_and_every_run_killed(
     real_project, tmp_path
 ):
-    project, storage, process, log, running = _worker_in_a_trial(
-        real_project, tmp_path, "stop"
+    running = 0
+    project, storage, process, log = _worker_in_a_trial(
+        real_project, tmp_path, "stop", running
     )
+    wait_for_text(log, "scratch: epoch 1/", process)  # inside the trial's training
 
     process.send_signal(signal.SIGINT)
     code, output = finish(process, log, timeout=120)

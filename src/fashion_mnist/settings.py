@@ -1,35 +1,30 @@
-"""Project settings: the project's hooks and how configuration is loaded."""
+"""Project settings: the project's hooks and how configuration is loaded.
 
-import os
+kedro-mlflow's hook is registered by the plugin itself; the hooks below place
+themselves around it with ``tryfirst``/``trylast`` (see fashion_mnist.tracking).
+"""
+
 from pathlib import Path
 
 from kedro.utils import find_kedro_project
 from omegaconf.resolvers import oc
 
-from fashion_mnist.hooks import (
-    ReproducibilityTagsHook,
-    RunnerCheckHook,
-    RunRecordHook,
-    TrackingHook,
-    TrackingStoreHook,
-)
-from fashion_mnist.noise import silence_known_noise
+from fashion_mnist.teardown import TeardownHook
+from fashion_mnist.tracking.gate import GateHook
+from fashion_mnist.tracking.params import ParameterLoggingHook
+from fashion_mnist.tracking.record import RunRecordHook
+from fashion_mnist.tracking.reproducibility import ReproducibilityTagsHook
+from fashion_mnist.tracking.runner_check import RunnerCheckHook
+from fashion_mnist.tracking.store import TrackingStoreHook
 
-# MLflow's telemetry stays off like Kedro's; it does not honour DO_NOT_TRACK=1.
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-silence_known_noise()
-# kedro-mlflow's hook runs as TrackingHook, imported on first use and batched;
-# its plugin instance would import mlflow for every `kedro` command. Listed
-# last, it is called first among hooks of equal priority, as a plugin's hook
-# would be; tryfirst/trylast place the others around it (store checks before
-# it, run binding after it starts the run).
-DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-mlflow")
 HOOKS = (
     TrackingStoreHook(),
     RunnerCheckHook(),
     RunRecordHook(),
     ReproducibilityTagsHook(),
-    TrackingHook(),
+    ParameterLoggingHook(),
+    GateHook(),
+    TeardownHook(),
 )
 
 

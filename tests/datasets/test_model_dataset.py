@@ -4,9 +4,9 @@ import pytest
 import torch
 from kedro.io import DatasetError
 
-from fashion_mnist import tracking
 from fashion_mnist.datasets import SoftmaxModelDataset
 from fashion_mnist.datasets.model_dataset import read_provenance
+from fashion_mnist.tracking import run
 
 
 def _model(seed=0):
@@ -19,11 +19,11 @@ def _model(seed=0):
 
 def test_a_saved_model_loads_back_identical_and_records_its_run(tmp_path):
     path = tmp_path / "model.safetensors"
-    tracking.bind("run-123", "sqlite:///unused.db", frozenset())
+    run.bind("run-123", "sqlite:///unused.db", frozenset())
     try:
         SoftmaxModelDataset(filepath=str(path)).save(_model())
     finally:
-        tracking.unbind()
+        run.unbind()
 
     loaded = SoftmaxModelDataset(filepath=str(path)).load()
 

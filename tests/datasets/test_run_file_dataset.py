@@ -7,13 +7,14 @@ import threading
 import mlflow
 import pandas as pd
 import pytest
-from kedro.io import DatasetError
+from kedro.io import DataCatalog, DatasetError
 from mlflow import MlflowClient
 
-from fashion_mnist import tracking
 from fashion_mnist.datasets import RunFileDataset, RunMetricsDataset, TableDataset
 from fashion_mnist.datasets.staging import remove_stale_temp_files
-from fashion_mnist.tables import PIXEL_COLUMNS
+from fashion_mnist.schemas import PIXEL_COLUMNS
+from fashion_mnist.tracking import run
+from fashion_mnist.tracking.processes import temp_name
 from tests.support.synthetic import make_table
 
 
@@ -32,12 +33,12 @@ def _csv(path, **kwargs):
 @pytest.fixture
 def bound_run(isolated_mlflow):
     """An MLflow run bound as the `kedro run`'s, the way the project's hook binds it."""
-    run = MlflowClient(isolated_mlflow).create_run(
+    mlflow_run = MlflowClient(isolated_mlflow).create_run(
         mlflow.set_experiment("records").experiment_id
     )
-    tracking.bind(run.info.run_id, isolated_mlflow, frozenset())
-    yield run.info.run_id
-    tracking.unbind()
+    run.bind(mlflow_run.info.run_id, isolated_mlflow, frozenset())
+    yield mlflow_run.info.run_id
+    run.unbind()
 
 
 def test_a_saved_file_is_read_back_from_memory_within_the_run(tmp_path):
@@ -107,26 +108,33 @@ def test_nothing_is_logged_outside_a_kedro_run(tmp_path, isolated_mlflow):
     assert mlflow.search_runs(search_all_experiments=True).empty
 
 
+def _table_catalog(target) -> DataCatalog:
+    """A catalog entry as conf/base/catalog.yml declares the tables: validated by pandera."""
+    return DataCatalog.from_config(
+        {
+            "fashion_mnist_train": {
+                "type": "fashion_mnist.datasets.TableDataset",
+                "rebuild": "kedro run --pipelines ingestion",
+                "validator": "fashion_mnist.schemas.FashionMnistTable",
+                "dataset": {"type": "pandas.ParquetDataset", "filepath": str(target)},
+            }
+        }
+    )
+
+
 def test_a_table_breaking_its_contract_is_refused_before_anything_is_written(tmp_path):
     target = tmp_path / "fashion_mnist_train.parquet"
-    dataset = TableDataset(
-        dataset={"type": "pandas.ParquetDataset", "filepath": str(target)}
-    )
     table = make_table(n_per_class=2)
     floats = table.copy()
     floats[PIXEL_COLUMNS] = table[PIXEL_COLUMNS].astype("float64") / 255
 
-    with pytest.raises(DatasetError, match=r"(?s)fashion_mnist_train.*expected uint8"):
-        dataset.save(floats)
+    with pytest.raises(DatasetError, match=r"(?s)fashion_mnist_train.*uint8"):
+        _table_catalog(target).save("fashion_mnist_train", floats)
     assert not target.exists()
-    dataset.save(table)
+    _table_catalog(target).save("fashion_mnist_train", table)
     floats.to_parquet(target)
-    with pytest.raises(
-        DatasetError, match=r"Rebuild it with: kedro run --pipelines ingestion"
-    ):
-        TableDataset(
-            dataset={"type": "pandas.ParquetDataset", "filepath": str(target)}
-        ).load()
+    with pytest.raises(DatasetError, match=r"(?s)fashion_mnist_train.*uint8"):
+        _table_catalog(target).load("fashion_mnist_train")
 
 
 def test_only_temporary_files_of_dead_processes_are_removed(tmp_path):
@@ -137,7 +145,7 @@ def test_only_temporary_files_of_dead_processes_are_removed(tmp_path):
         check=True,
     )
     stale = tmp_path / "03_primary" / f".tmp-{dead.stdout.strip()}-1-train.parquet"
-    live = tmp_path / "03_primary" / tracking.temp_name("test.parquet")
+    live = tmp_path / "03_primary" / temp_name("test.parquet")
     stale.mkdir(parents=True)
     (stale / "train.parquet").write_bytes(b"half")
     live.mkdir()

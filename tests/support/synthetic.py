@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fashion_mnist.tables import LABEL_COLUMN, PIXEL_COLUMNS
+from fashion_mnist.schemas import LABEL_COLUMN, PIXEL_COLUMNS
 
 CLASS_NAMES = [
     "T-shirt/top",

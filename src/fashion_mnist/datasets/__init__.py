@@ -8,7 +8,6 @@ from importlib import import_module
 from typing import Any
 
 _WHERE = {
-    "FigureDataset": "figure_dataset",
     "IDXFile": "idx_dataset",
     "ImageFolderDataset": "image_folder_dataset",
     "VerifiedIDXDataset": "idx_dataset",
@@ -25,7 +24,6 @@ _WHERE = {
 }
 
 __all__ = [
-    "FigureDataset",
     "IDXFile",
     "ImageFolderDataset",
     "MlflowSoftmaxModelDataset",

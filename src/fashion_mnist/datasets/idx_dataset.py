@@ -9,7 +9,6 @@ import logging
 import os
 import shutil
 import sys
-import tempfile
 import time
 import urllib.request
 import zlib
@@ -21,7 +20,7 @@ from typing import Any
 from kedro.io import AbstractDataset, DatasetError
 from tqdm.auto import tqdm
 
-from fashion_mnist import tracking
+from .staging import staged_file
 
 logger = logging.getLogger(__name__)
 
@@ -237,22 +236,10 @@ class VerifiedIDXDataset(AbstractDataset[None, IDXFile]):
         return content
 
     def _store(self, write: Callable[[Path], None]) -> bytes:
-        """Write a temporary file beside the cache, verify it, rename it into place."""
-        self._cache_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(
-            dir=self._cache_dir,
-            prefix=f"{tracking.temp_name(self._filename)}.",
-            suffix=".part",
-        )
-        os.close(fd)
-        tmp = Path(tmp_name)
-        try:
-            write(tmp)
-            content = self._verify(tmp)
-            tmp.chmod(0o644)  # mkstemp creates 0600; the cache is ordinary data
-            tmp.replace(self.cache_path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        """Write beside the cache, verify, then rename into place: whole or nothing."""
+        with staged_file(self.cache_path) as staged:
+            write(staged)
+            content = self._verify(staged)
         return content
 
 

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-from fashion_mnist import tracking
+from fashion_mnist.schemas import ModelContractError, SoftmaxWeights, check_model
+from fashion_mnist.tracking import run
 
 from .staging import staged_file
 
@@ -16,13 +17,6 @@ if TYPE_CHECKING:  # torch and safetensors load when a model does, not with the 
     import torch
 
 FORMAT = "fashion_mnist.softmax_regression/1"
-FEATURES = 784
-
-
-def _torch():
-    import torch
-
-    return torch
 
 
 def tensor_digest(model: dict[str, torch.Tensor]) -> str:
@@ -35,45 +29,12 @@ def tensor_digest(model: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
-def check_model(
-    model: dict[str, torch.Tensor], num_classes: int, source: str
-) -> dict[str, torch.Tensor]:
-    """Check a model's keys, shapes, dtype and values.
-
-    Args:
-        model: ``weight`` (k, 784) and ``bias`` (k,), ``float32``, finite.
-        num_classes: k.
-        source: What to name in the error (the file).
-
-    Returns:
-        ``model``, unchanged.
-
-    Raises:
-        DatasetError: Naming ``source`` and the failed check.
-    """
-    problems = []
-    if set(model) != {"weight", "bias"}:
-        problems.append(f"keys {sorted(model)}, expected ['bias', 'weight']")
-    expected = {"weight": (num_classes, FEATURES), "bias": (num_classes,)}
-    for name, shape in expected.items():
-        tensor = model.get(name)
-        if tensor is None:
-            continue
-        if tuple(tensor.shape) != shape:
-            problems.append(f"{name} has shape {tuple(tensor.shape)}, expected {shape}")
-        import torch
-
-        if tensor.dtype != torch.float32:
-            problems.append(f"{name} has dtype {tensor.dtype}, expected torch.float32")
-        elif not torch.isfinite(tensor).all():
-            problems.append(f"{name} holds non-finite values (NaN or inf)")
-    if problems:
-        raise DatasetError(
-            f"{source} is not a valid softmax regression model: "
-            + "; ".join(problems)
-            + ". Retrain it with: kedro run --pipelines training"
-        )
-    return model
+def _checked(model: Any, num_classes: int, source: str) -> SoftmaxWeights:
+    """:func:`fashion_mnist.schemas.check_model`, failing as a dataset does."""
+    try:
+        return check_model(model, num_classes, source)
+    except ModelContractError as exc:
+        raise DatasetError(str(exc)) from None
 
 
 class SoftmaxModelDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
@@ -128,7 +89,7 @@ class SoftmaxModelDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
                 "kedro run --pipelines training"
             ) from exc
 
-    def load(self) -> dict[str, torch.Tensor]:
+    def load(self) -> SoftmaxWeights:
         path = self._filepath
         if not path.is_file():
             raise DatasetError(
@@ -151,21 +112,15 @@ class SoftmaxModelDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
                 "the SHA-256 stored in the file. Retrain it with: "
                 "kedro run --pipelines training"
             )
-        return check_model(model, self._num_classes, str(path))
+        return _checked(model, self._num_classes, str(path))
 
-    def save(self, data: dict[str, torch.Tensor]) -> None:
-        if not isinstance(data, dict) or not all(
-            isinstance(v, _torch().Tensor) for v in data.values()
-        ):
-            raise DatasetError(
-                f"{self._filepath}: expected a dict of tensors, got {type(data).__name__}"
-            )
+    def save(self, data: SoftmaxWeights) -> None:
+        _checked(data, self._num_classes, f"the model to save to {self._filepath}")
         model = {k: v.detach().cpu().contiguous() for k, v in data.items()}
-        check_model(model, self._num_classes, f"the model to save to {self._filepath}")
         header = {
             "format": FORMAT,
             "sha256": tensor_digest(model),
-            "mlflow_run_id": tracking.current_run_id() or "",
+            "mlflow_run_id": run.current_run_id() or "",
         }
         with staged_file(self._filepath) as staged:
             from safetensors.torch import save as save_safetensors
@@ -187,4 +142,4 @@ def read_provenance(path: Path) -> dict[str, str]:
     return {k: header[k] for k in ("mlflow_run_id", "sha256") if k in header}
 
 
-__all__ = ["SoftmaxModelDataset", "check_model", "read_provenance", "tensor_digest"]
+__all__ = ["SoftmaxModelDataset", "read_provenance", "tensor_digest"]

@@ -7,8 +7,8 @@ from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-from fashion_mnist import tracking
-from fashion_mnist.models import MODELS
+from fashion_mnist.params import MODELS
+from fashion_mnist.tracking import run
 
 from .model_dataset import read_provenance
 
@@ -50,10 +50,10 @@ class ModelProvenanceDataset(AbstractDataset[None, dict[str, dict[str, Any]]]):
         return {"models_dir": str(self._models_dir), "filename": self._filename}
 
     def load(self) -> dict[str, dict[str, Any]]:
-        current = tracking.current_run_id() or ""
+        current = run.current_run_id() or ""
         sources = {}
         for model in MODELS:
-            if tracking.produced_in_this_run(f"{model}.model"):
+            if run.produced_in_this_run(f"{model}.model"):
                 sources[model] = {"run_id": current, "this_run": True}
             else:
                 path = self._models_dir / model / self._filename

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import tempfile
 from contextlib import contextmanager
@@ -11,7 +10,7 @@ from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-from fashion_mnist import tracking
+from fashion_mnist.tracking import run
 
 from .model_dataset import SoftmaxModelDataset
 
@@ -26,9 +25,9 @@ def _registry_lock(tracking_uri: str):
     if not tracking_uri.startswith("sqlite:///"):
         yield  # a server's store: see the README on concurrent registrations
         return
-    lock_path = Path(tracking_uri[len("sqlite:///") :] + ".registry.lock")
-    with open(lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    from filelock import FileLock
+
+    with FileLock(Path(tracking_uri[len("sqlite:///") :] + ".registry.lock")):
         yield
 
 
@@ -94,25 +93,25 @@ class ModelRegistryDataset(AbstractDataset[dict[str, dict[str, Any]], dict[str, 
         return found
 
     def save(self, data: dict[str, dict[str, Any]]) -> None:
-        run_id = tracking.current_run_id()
+        run_id = run.current_run_id()
         if run_id is None or not data:
             return
-        client = tracking.client()
-        run = client.get_run(run_id)
+        client = run.client()
+        mlflow_run = client.get_run(run_id)
         with _registry_lock(client.tracking_uri):
             for model, facts in data.items():
-                self._register(client, run, model, float(facts["test_acc"]))
+                self._register(client, mlflow_run, model, float(facts["test_acc"]))
 
-    def _register(self, client, run, model: str, test_acc: float) -> None:
+    def _register(self, client, mlflow_run, model: str, test_acc: float) -> None:
         from mlflow.exceptions import MlflowException
 
         logged = client.search_logged_models(
-            experiment_ids=[run.info.experiment_id],
-            filter_string=f"source_run_id = '{run.info.run_id}' AND name = '{model}_model'",
+            experiment_ids=[mlflow_run.info.experiment_id],
+            filter_string=f"source_run_id = '{mlflow_run.info.run_id}' AND name = '{model}_model'",
         )
         if not logged:
             raise DatasetError(
-                f"Run {run.info.run_id} logged no model '{model}_model' to register; "
+                f"Run {mlflow_run.info.run_id} logged no model '{model}_model' to register; "
                 "run the training pipeline in the same kedro run."
             )
         name = f"{self._prefix}{model}"
@@ -124,11 +123,11 @@ class ModelRegistryDataset(AbstractDataset[dict[str, dict[str, Any]], dict[str, 
         version = client.create_model_version(
             name,
             source=logged[0].model_uri,
-            run_id=run.info.run_id,
+            run_id=mlflow_run.info.run_id,
             tags={
-                "mlflow_run_id": run.info.run_id,
+                "mlflow_run_id": mlflow_run.info.run_id,
                 "test_acc": f"{test_acc:.6f}",
-                "git_commit": run.data.tags.get("git_commit", "unknown"),
+                "git_commit": mlflow_run.data.tags.get("git_commit", "unknown"),
             },
             model_id=logged[0].model_id,
         )

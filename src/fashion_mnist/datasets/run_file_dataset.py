@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
 from typing import Any
 
-from kedro.io import AbstractDataset, CachedDataset, DatasetError, MemoryDataset
+import pandas as pd
+from kedro.io import AbstractDataset, DatasetError, MemoryDataset
 
-from fashion_mnist import tracking
+from fashion_mnist.tracking import run
 
 from .staging import staged_file
 
@@ -19,33 +21,34 @@ logger = logging.getLogger(__name__)
 DIGEST_KEY = "fashion_mnist.content_sha256"
 
 
-class RunFileDataset(CachedDataset):
+class RunFileDataset(AbstractDataset[Any, Any]):
     """Wrap any file dataset so that concurrent and interrupted runs stay apart.
 
     - **Whole or nothing**: the wrapped dataset writes into a private folder
       beside the target (named after the writer's pid), which is then renamed
       into place; ``kill -9`` or a full disk leaves the previous file, never
-      half a file. :func:`remove_stale_temp_files` clears what killed runs left.
+      half a file. :func:`.staging.remove_stale_temp_files` clears what killed
+      runs left.
     - **Its own record**: with ``artifact_path`` set, the private copy is
       logged to the ``kedro run``'s MLflow run by id before the rename, so a
       concurrent run that writes the same path cannot swap the artifact, and a
       save in a worker thread (``--async``, ``ThreadRunner``) logs to the same
       run (kedro-mlflow #646).
-    - **Its own data**: like Kedro's ``CachedDataset``, what a run saved is
-      what it loads back, from memory, however many nodes read it; a dataset
-      the run did not compute is read from disk once.
+    - **Its own data**: what a run saved is what it loads back, from an
+      in-memory cache, however many nodes read it; a file the run did not
+      compute is read from disk once.
     - **A clear error**: a file that is missing or unreadable names the file
       and the command in ``rebuild`` that makes it again.
 
     Example catalog entry::
 
-        scratch_metrics:
+        "{model}.metrics":
           type: fashion_mnist.datasets.RunFileDataset
-          artifact_path: scratch
+          artifact_path: "{model}"
           rebuild: kedro run --pipelines training,evaluation
           dataset:
             type: json.JSONDataset
-            filepath: data/08_reporting/scratch/metrics.json
+            filepath: data/08_reporting/{model}/metrics.json
     """
 
     def __init__(
@@ -61,7 +64,8 @@ class RunFileDataset(CachedDataset):
 
         Args:
             dataset: The wrapped dataset's configuration; it needs a local
-                ``filepath``.
+                ``filepath``. It is built on first use: a run that draws no
+                figure does not import matplotlib for one.
             artifact_path: Folder of the MLflow artifact (``""`` for the root).
             log_artifact: Log the file to the run; by default when
                 ``artifact_path`` is given.
@@ -71,30 +75,18 @@ class RunFileDataset(CachedDataset):
         self._config = dict(dataset)
         if "filepath" not in self._config:
             raise DatasetError(f"{type(self).__name__} needs dataset.filepath")
-        # CachedDataset.__init__ would build the wrapped dataset now: see _dataset.
-        self._inner: AbstractDataset | None = None
-        self._cache = MemoryDataset(copy_mode="assign")
-        self._EPHEMERAL = False  # the file outlives the run
         self._filepath = Path(self._config["filepath"])
+        self._cache = MemoryDataset(copy_mode="assign")
+        self._wrapped: AbstractDataset | None = None
         self._artifact_path = artifact_path or None
         self._log = artifact_path is not None if log_artifact is None else log_artifact
         self._rebuild = rebuild
         self.metadata = metadata
 
-    def _wrapped(self) -> AbstractDataset:
-        """The wrapped dataset, built on first use: a run that draws no figure
-        should not import matplotlib for one."""
-        if self._inner is None:
-            self._inner = AbstractDataset.from_config(self._filepath.name, self._config)
-        return self._inner
-
     @property
-    def _dataset(self) -> AbstractDataset:
-        """What Kedro's catalog inspects (versions) before a run: the wrapped
-        dataset once built, else the in-memory cache. The wrapped datasets are
-        never versioned here, and building them all would import matplotlib,
-        kedro-datasets' pandas and more for every ``kedro`` session."""
-        return self._inner if self._inner is not None else self._cache
+    def filepath(self) -> Path:
+        """Where the file lives."""
+        return self._filepath
 
     def _describe(self) -> dict[str, Any]:
         return {
@@ -102,16 +94,20 @@ class RunFileDataset(CachedDataset):
             "artifact_path": self._artifact_path if self._log else None,
         }
 
-    def __repr__(self) -> str:
-        return self._pretty_repr(self._describe())
-
     def _exists(self) -> bool:
         return self._cache.exists() or self._filepath.exists()
 
     def _release(self) -> None:
         self._cache.release()
-        if self._inner is not None:
-            self._inner.release()
+        if self._wrapped is not None:
+            self._wrapped.release()
+
+    def _on_disk(self) -> AbstractDataset:
+        if self._wrapped is None:
+            self._wrapped = AbstractDataset.from_config(
+                self._filepath.name, self._config
+            )
+        return self._wrapped
 
     def load(self) -> Any:
         if self._cache.exists():
@@ -121,7 +117,7 @@ class RunFileDataset(CachedDataset):
                 f"{self._filepath} does not exist. Make it with: {self._rebuild}"
             )
         try:
-            data = self._wrapped().load()
+            data = self._on_disk().load()
         except Exception as exc:
             cause = exc.__cause__ or exc  # past Kedro's "Failed while loading" wrapper
             raise DatasetError(
@@ -132,29 +128,29 @@ class RunFileDataset(CachedDataset):
         return data
 
     def save(self, data: Any) -> None:
+        self._write(data)
+        self._cache.save(data)
+
+    def _write(self, data: Any) -> None:
+        """Write ``data`` whole through a staged copy, logged to the run if asked."""
         with staged_file(self._filepath) as staged_path:
             AbstractDataset.from_config(
                 f"{self._filepath.name} (staged)",
                 {**self._config, "filepath": str(staged_path)},
             ).save(data)
-            run_id = tracking.current_run_id() if self._log else None
+            run_id = run.current_run_id() if self._log else None
             if run_id:
-                tracking.client().log_artifact(
-                    run_id, str(staged_path), self._artifact_path
-                )
-        self._cache.save(data)
+                run.client().log_artifact(run_id, str(staged_path), self._artifact_path)
 
 
-def content_digest(table: Any) -> str:
+def content_digest(table: pd.DataFrame) -> str:
     """SHA-256 of a table's column names, dtypes, labels and pixels, in row order.
 
-    The table must hold the contract's columns; its arrays are the ones the
-    run's nodes use (:func:`fashion_mnist.tables.table_to_arrays` converts a
-    table once), so hashing costs no conversion of its own.
+    The arrays are the ones the run's nodes use
+    (:func:`fashion_mnist.schemas.table_to_arrays` converts a table once), so
+    hashing costs no conversion of its own.
     """
-    import hashlib
-
-    from fashion_mnist.tables import table_to_arrays
+    from fashion_mnist.schemas import table_to_arrays
 
     X, y = table_to_arrays(table)
     digest = hashlib.sha256()
@@ -166,11 +162,11 @@ def content_digest(table: Any) -> str:
 
 
 class TableDataset(RunFileDataset):
-    """A :class:`RunFileDataset` of a Fashion-MNIST table, checked by its contract.
+    """A :class:`RunFileDataset` of a Fashion-MNIST table, rewritten only when it changed.
 
-    The table is checked against :func:`fashion_mnist.contracts.check_table`
-    when it is saved (before anything is written) and when it is read from
-    disk, so a wrong table is named with the failed check and never trained on.
+    The table's contract is the catalog's business: its entry declares
+    ``validator: fashion_mnist.schemas.FashionMnistTable``, which Kedro runs
+    on every save (before anything is written) and load.
 
     The file records the SHA-256 of its content. A save whose table has the
     same content as a readable file on disk does not rewrite it (the run goes
@@ -180,31 +176,14 @@ class TableDataset(RunFileDataset):
 
     Example catalog entry::
 
-        fashion_mnist_train:
+        "fashion_mnist_{split}":
           type: fashion_mnist.datasets.TableDataset
           rebuild: kedro run --pipelines ingestion
+          validator: fashion_mnist.schemas.FashionMnistTable
           dataset:
             type: pandas.ParquetDataset
-            filepath: data/03_primary/fashion_mnist_train.parquet
+            filepath: data/03_primary/fashion_mnist_{split}.parquet
     """
-
-    def __init__(self, *, every_class: bool = True, **kwargs: Any) -> None:
-        """Create the dataset.
-
-        Args:
-            every_class: Require at least one image of every class.
-            **kwargs: As for :class:`RunFileDataset`.
-        """
-        super().__init__(**kwargs)
-        self._every_class = every_class
-
-    def _check(self, data: Any) -> Any:
-        from fashion_mnist.contracts import TableContractError, check_table
-
-        try:
-            return check_table(data, self._filepath.stem, every_class=self._every_class)
-        except TableContractError as exc:
-            raise DatasetError(f"{self._filepath}: {exc}") from None
 
     def _digest_on_disk(self, rows: int, columns: list[str]) -> str | None:
         """The digest the file on disk records, if it is a readable table of that shape."""
@@ -222,23 +201,17 @@ class TableDataset(RunFileDataset):
             return None
         return attrs.get(DIGEST_KEY)
 
-    def load(self) -> Any:
-        if self._cache.exists():
-            return self._cache.load()
-        return self._check(super().load())
-
-    def save(self, data: Any) -> None:
-        table = self._check(data)
-        digest = content_digest(table)
-        if digest == self._digest_on_disk(len(table), list(map(str, table.columns))):
+    def save(self, data: pd.DataFrame) -> None:
+        digest = content_digest(data)
+        if digest == self._digest_on_disk(len(data), list(map(str, data.columns))):
             logger.info(
                 "%s is up to date (same content, SHA-256 %s…): not rewritten",
                 self._filepath,
                 digest[:12],
             )
-            self._cache.save(table)
-            return
-        stamped = table.copy(deep=False)
-        stamped.attrs = {**table.attrs, DIGEST_KEY: digest}
-        super().save(stamped)
-        self._cache.save(table)  # the object whose arrays the run converted already
+        else:
+            stamped = data.copy(deep=False)
+            stamped.attrs = {**data.attrs, DIGEST_KEY: digest}
+            self._write(stamped)
+        # The object whose arrays the run converted already.
+        self._cache.save(data)

@@ -9,7 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from fashion_mnist import tracking
+from fashion_mnist.tracking.processes import (
+    TEMP_PREFIX,
+    owner_pid,
+    process_alive,
+    temp_name,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +31,7 @@ def staged_file(target: Path) -> Iterator[Path]:
     ``target``.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    private = target.parent / tracking.temp_name(target.name)
+    private = target.parent / temp_name(target.name)
     private.mkdir()
     try:
         staged = private / target.name
@@ -34,16 +39,6 @@ def staged_file(target: Path) -> Iterator[Path]:
         os.replace(staged, target)
     finally:
         shutil.rmtree(private, ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def remove_stale_temp_files(root: Path) -> list[Path]:
@@ -57,9 +52,9 @@ def remove_stale_temp_files(root: Path) -> list[Path]:
         are kept.
     """
     removed = []
-    for path in sorted(root.rglob(f"{tracking.TEMP_PREFIX}*")):
-        pid = tracking.owner_pid(path.name)
-        if pid is None or _pid_alive(pid) or not path.exists():
+    for path in sorted(root.rglob(f"{TEMP_PREFIX}*")):
+        pid = owner_pid(path.name)
+        if pid is None or process_alive(pid) or not path.exists():
             continue
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)

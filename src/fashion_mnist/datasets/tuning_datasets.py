@@ -8,6 +8,7 @@ run of the ``kedro run`` that runs them, by run id, from any thread.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import socket
@@ -17,17 +18,16 @@ from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-from fashion_mnist import tracking
+from fashion_mnist.tracking.processes import (
+    END_REASON,
+    HOST,
+    PID,
+    PID_START,
+    process_start,
+)
+from fashion_mnist.tracking.run import client, current_run_id
 
 logger = logging.getLogger(__name__)
-
-# The tags that let a later run find the trials a killed worker left RUNNING
-# (the same ones fashion_mnist.hooks writes on every kedro run).
-PID, HOST, PID_START = (
-    "fashion_mnist.pid",
-    "fashion_mnist.host",
-    "fashion_mnist.pid_start",
-)
 
 
 def mask_url(url: str) -> str:
@@ -57,6 +57,10 @@ class OptunaStorageDataset(AbstractDataset[None, Any]):
     SQLite serves one machine; PostgreSQL (or MySQL) serves many, each running
     ``kedro run --pipelines tuning`` against the same URL. Workers that start
     together race to create the storage's tables; the loser retries.
+
+    A trial whose heartbeat stopped for the grace period ends FAILED when a
+    worker next starts or finishes one (``optuna.storages.fail_stale_trials``);
+    the storage's stale-trial callback then ends its MLflow run KILLED.
 
     Example catalog entry::
 
@@ -109,6 +113,13 @@ class OptunaStorageDataset(AbstractDataset[None, Any]):
         import optuna
         import sqlalchemy.exc
 
+        # Optuna 4.9 renamed failed_trial_callback; each version documents its own.
+        accepted = inspect.signature(optuna.storages.RDBStorage).parameters
+        callback = next(
+            name
+            for name in ("heartbeat_stale_trial_callback", "failed_trial_callback")
+            if name in accepted
+        )
         attempts = 4
         for attempt in range(1, attempts + 1):
             try:
@@ -120,6 +131,7 @@ class OptunaStorageDataset(AbstractDataset[None, Any]):
                         self._url,
                         heartbeat_interval=self._heartbeat_interval,
                         grace_period=self._grace_period,
+                        **{callback: end_stale_trial_run},
                     )
             except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
                 # Another worker created the same tables at the same moment.
@@ -143,17 +155,37 @@ class OptunaStorageDataset(AbstractDataset[None, Any]):
         raise DatasetError(f"{type(self).__name__} is read-only")
 
 
+def end_stale_trial_run(study: Any, trial: Any) -> None:
+    """End KILLED the MLflow run of a trial failed for its silent heartbeat.
+
+    Args:
+        study: The ``optuna.Study``.
+        trial: The ``optuna.trial.FrozenTrial`` that Optuna just failed.
+    """
+    reason = "the trial's worker stopped sending heartbeats"
+    TrialRuns(current_run_id()).end_abandoned(
+        trial.user_attrs.get("mlflow_run_id", ""), reason
+    )
+    logger.warning(
+        "Study %r: trial %d was left RUNNING: %s; marked FAILED (Optuna) and "
+        "KILLED (MLflow)",
+        study.study_name,
+        trial.number,
+        reason,
+    )
+
+
 class TrialRuns:
-    """Creates and ends the trials' MLflow runs, nested under one parent run."""
+    """Creates and ends the trials' MLflow runs, nested under one parent run.
+
+    Outside a tracked ``kedro run`` (``parent_run_id`` is ``None``) it records
+    nothing.
+    """
 
     def __init__(self, parent_run_id: str | None) -> None:
         self.parent_run_id = parent_run_id
-        self._client = tracking.client() if parent_run_id else None
-        self._experiment_id = (
-            self._client.get_run(parent_run_id).info.experiment_id
-            if parent_run_id
-            else None
-        )
+        self._client = client() if parent_run_id else None
+        self._experiment_id: str | None = None
 
     def start(self, study: str, number: int, params: dict[str, Any]) -> str | None:
         """A RUNNING run ``trial <number>`` holding the trial's parameters."""
@@ -162,6 +194,9 @@ class TrialRuns:
         from mlflow.entities import Param
 
         pid = os.getpid()
+        if self._experiment_id is None:
+            parent = self._client.get_run(self.parent_run_id)
+            self._experiment_id = parent.info.experiment_id
         run = self._client.create_run(
             self._experiment_id,
             run_name=f"{study} trial {number}",
@@ -171,7 +206,7 @@ class TrialRuns:
                 "optuna.trial_number": str(number),
                 PID: str(pid),
                 HOST: socket.gethostname(),
-                PID_START: tracking.process_start(pid),
+                PID_START: process_start(pid),
             },
         )
         run_id = run.info.run_id
@@ -221,7 +256,7 @@ class TrialRuns:
         except Exception:  # another tracking store: nothing to end here
             return
         if run.info.status == "RUNNING":
-            self._client.set_tag(run_id, "fashion_mnist.end_reason", reason)
+            self._client.set_tag(run_id, END_REASON, reason)
             self._client.set_terminated(run_id, "KILLED")
 
 
@@ -244,7 +279,7 @@ class TrialRunsDataset(AbstractDataset[None, TrialRuns]):
         return {}
 
     def load(self) -> TrialRuns:
-        return TrialRuns(tracking.current_run_id())
+        return TrialRuns(current_run_id())
 
     def save(self, data: Any) -> None:
         raise DatasetError(f"{type(self).__name__} is read-only")

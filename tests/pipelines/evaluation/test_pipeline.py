@@ -3,6 +3,7 @@ from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 from kedro_datasets.json import JSONDataset
 
+from fashion_mnist.params import ClassNames, TrainingParams
 from fashion_mnist.pipelines import evaluation, training
 from fashion_mnist.pipelines.evaluation.nodes import COMPARISON_COLUMNS
 from tests.support.synthetic import CLASS_NAMES, make_table, training_params
@@ -25,9 +26,9 @@ def test_evaluation_scores_and_predicts_for_each_model_then_compares_them(tmp_pa
     test = make_table(n_per_class=5, seed=2)
     catalog["fashion_mnist_train"] = make_table(n_per_class=20, seed=1)
     catalog["fashion_mnist_test"] = test
-    catalog["params:class_names"] = CLASS_NAMES
+    catalog["params:class_names"] = ClassNames(CLASS_NAMES)
     catalog["model_provenance"] = {m: {"run_id": "", "this_run": True} for m in MODELS}
-    catalog["params:training"] = training_params()
+    catalog["params:training"] = TrainingParams.model_validate(training_params())
 
     outputs = SequentialRunner().run(pipeline, catalog)
 

@@ -2,21 +2,32 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from pydantic import ValidationError
 
-from fashion_mnist.contracts import ParameterContractError
-from fashion_mnist.pipelines.evaluation.nodes import predict_split
+from fashion_mnist.params import ClassNames, InferenceParams
 from fashion_mnist.pipelines.inference.nodes import (
     plot_predictions,
     predict_images,
     to_fashion_mnist,
 )
-from fashion_mnist.tables import IMAGE_SHAPE, PIXEL_COLUMNS
+from fashion_mnist.schemas import (
+    IMAGE_SHAPE,
+    PIXEL_COLUMNS,
+    ModelContractError,
+    table_to_arrays,
+)
+from fashion_mnist.softmax import probability_table
 from tests.support.synthetic import CLASS_NAMES, make_images, make_table
 
 PROBAS = [f"proba_{k}" for k in range(10)]
+NAMES = ClassNames(CLASS_NAMES)
 
 
-def _params(grid=None, **conversion):
+def _params(grid=None, **conversion) -> InferenceParams:
+    return InferenceParams.model_validate(_raw(grid, **conversion))
+
+
+def _raw(grid=None, **conversion) -> dict:
     return {
         "conversion": {
             "invert": "auto",
@@ -188,22 +199,25 @@ def test_no_images_is_an_error_not_an_empty_table():
         to_fashion_mnist({}, _params())
 
 
-def test_bad_parameters_are_named_with_their_dotted_key():
-    bad = _params(invert="sometimes", background_threshold=-1)
+def test_bad_parameters_are_named_with_their_dotted_key_and_value():
+    with pytest.raises(ValidationError) as raised:
+        _params(invert="sometimes", background_threshold=-1)
 
-    with pytest.raises(ParameterContractError) as raised:
-        to_fashion_mnist({"x": _garment()}, bad)
-
-    assert "inference.conversion.invert = 'sometimes'" in str(raised.value)
-    assert "inference.conversion.background_threshold = -1" in str(raised.value)
+    message = str(raised.value)
+    assert "conversion.invert\n  Input should be 'auto', 'always' or 'never'" in message
+    assert "input_value='sometimes'" in message
+    assert "conversion.background_threshold\n  Input should be greater than" in message
+    assert "input_value=-1" in message
 
 
 def test_the_folder_and_model_given_on_the_command_line_are_accepted_in_the_group():
-    params = {
-        **_params(),
-        "images_dir": "/home/me/photos",
-        "model_uri": "models:/fashion_mnist_scratch/3",
-    }
+    params = InferenceParams.model_validate(
+        {
+            **_raw(),
+            "images_dir": "/home/me/photos",
+            "model_uri": "models:/fashion_mnist_scratch/3",
+        }
+    )
 
     table = to_fashion_mnist({"x.png": _garment()}, params)
 
@@ -216,9 +230,9 @@ def test_predictions_equal_the_evaluations_predict_split_on_the_same_rows():
     pixels = table.drop(columns="label")
     pixels.insert(0, "file", [f"{i:02d}.png" for i in range(len(table))])
 
-    predictions = predict_images(model, pixels, CLASS_NAMES)
+    predictions = predict_images(model, pixels, NAMES)
 
-    expected = predict_split(model, table)
+    expected = probability_table(model, table_to_arrays(table)[0])
     np.testing.assert_array_equal(predictions["predicted"], expected["predicted"])
     np.testing.assert_array_equal(predictions[PROBAS], expected[PROBAS])
 
@@ -228,7 +242,7 @@ def test_predictions_name_the_class_and_its_probability_per_file():
         {"a.png": _garment(), "b.png": 255 - _garment()}, _params()
     )
 
-    predictions = predict_images(_random_model(seed=1), pixels, CLASS_NAMES)
+    predictions = predict_images(_random_model(seed=1), pixels, NAMES)
 
     assert list(predictions.columns) == [
         "file",
@@ -252,7 +266,7 @@ def test_a_model_with_another_number_of_classes_is_refused():
     pixels = to_fashion_mnist({"a.png": _garment()}, _params())
 
     with pytest.raises(ValueError, match="lists 9 classes but the model has 10"):
-        predict_images(_random_model(seed=0), pixels, CLASS_NAMES[:9])
+        predict_images(_random_model(seed=0), pixels, ClassNames(CLASS_NAMES[:9]))
 
 
 def test_a_model_holding_nan_is_refused():
@@ -260,16 +274,18 @@ def test_a_model_holding_nan_is_refused():
     model["bias"][3] = float("nan")
     pixels = to_fashion_mnist({"a.png": _garment()}, _params())
 
-    with pytest.raises(ValueError, match="NaN or infinite values in 'bias'"):
-        predict_images(model, pixels, CLASS_NAMES)
+    with pytest.raises(
+        ModelContractError, match=r"bias holds non-finite values \(NaN or inf\)"
+    ):
+        predict_images(model, pixels, NAMES)
 
 
 def test_the_grid_shows_each_image_titled_with_its_file_class_and_probability():
     images = {f"photo_{i}.jpg": _garment() for i in range(5)}
     pixels = to_fashion_mnist(images, _params())
-    predictions = predict_images(_random_model(seed=2), pixels, CLASS_NAMES)
+    predictions = predict_images(_random_model(seed=2), pixels, NAMES)
 
-    fig = plot_predictions(pixels, predictions, CLASS_NAMES, _params(grid={"cols": 3}))
+    fig = plot_predictions(pixels, predictions, NAMES, _params(grid={"cols": 3}))
 
     titled = [ax for ax in fig.axes if ax.get_title()]
     assert len(fig.axes) == 6 and len(titled) == 5
@@ -283,10 +299,10 @@ def test_the_grid_shows_each_image_titled_with_its_file_class_and_probability():
 def test_the_grid_shows_at_most_max_images_and_says_how_many_it_left_out():
     images = {f"{i:02d}.png": _garment(60, 40, (5, 10, 50, 20)) for i in range(12)}
     pixels = to_fashion_mnist(images, _params())
-    predictions = predict_images(_random_model(seed=2), pixels, CLASS_NAMES)
+    predictions = predict_images(_random_model(seed=2), pixels, NAMES)
 
     fig = plot_predictions(
-        pixels, predictions, CLASS_NAMES, _params(grid={"cols": 4, "max_images": 8})
+        pixels, predictions, NAMES, _params(grid={"cols": 4, "max_images": 8})
     )
 
     assert sum(bool(ax.get_title()) for ax in fig.axes) == 8
@@ -295,7 +311,7 @@ def test_the_grid_shows_at_most_max_images_and_says_how_many_it_left_out():
 
 def test_the_grid_refuses_predictions_of_other_files():
     pixels = to_fashion_mnist({"a.png": _garment(), "b.png": _garment()}, _params())
-    predictions = predict_images(_random_model(seed=2), pixels, CLASS_NAMES)
+    predictions = predict_images(_random_model(seed=2), pixels, NAMES)
 
     with pytest.raises(ValueError, match="list different files"):
-        plot_predictions(pixels, predictions.iloc[::-1], CLASS_NAMES, _params())
+        plot_predictions(pixels, predictions.iloc[::-1], NAMES, _params())

@@ -6,15 +6,17 @@ import pytest
 import yaml
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
+from kedro_datasets.matplotlib import MatplotlibDataset
 from kedro_datasets.pandas import ParquetDataset
 from matplotlib.image import imread
 from PIL import Image
 
-from fashion_mnist.datasets import FigureDataset, ImageFolderDataset
+from fashion_mnist.datasets import ImageFolderDataset
+from fashion_mnist.params import ClassNames, InferenceParams, TrainingParams
 from fashion_mnist.pipelines import inference
 from fashion_mnist.pipelines.evaluation.nodes import predict_split
 from fashion_mnist.pipelines.training.nodes import train_scratch
-from fashion_mnist.tables import IMAGE_SHAPE, LABEL_COLUMN, PIXEL_COLUMNS
+from fashion_mnist.schemas import IMAGE_SHAPE, LABEL_COLUMN, PIXEL_COLUMNS
 from tests.support.synthetic import CLASS_NAMES, make_table, training_params
 
 CONF = Path(__file__).resolve().parents[3] / "conf" / "base"
@@ -44,12 +46,14 @@ def _run(images: Path, model, outputs: Path) -> tuple[pd.DataFrame, Path]:
             "inference_predictions": ParquetDataset(
                 filepath=str(outputs / "predictions.parquet")
             ),
-            "inference_grid": FigureDataset(filepath=str(outputs / "grid.png")),
+            "inference_grid": MatplotlibDataset(filepath=str(outputs / "grid.png")),
         }
     )
     catalog["inference_model"] = model
-    catalog["params:class_names"] = CLASS_NAMES
-    catalog["params:inference"] = _conf("parameters_inference.yml", "inference")
+    catalog["params:class_names"] = ClassNames(CLASS_NAMES)
+    catalog["params:inference"] = InferenceParams.model_validate(
+        _conf("parameters_inference.yml", "inference")
+    )
     SequentialRunner().run(inference.create_pipeline(), catalog)
     return pd.read_parquet(outputs / "predictions.parquet"), outputs / "grid.png"
 
@@ -81,7 +85,9 @@ def test_a_folder_of_pngs_gets_the_evaluations_predictions_and_a_grid(tmp_path):
     pixels = table[PIXEL_COLUMNS].to_numpy()
     table[PIXEL_COLUMNS] = np.where(pixels < 60, 0, pixels).astype(np.uint8)
     model, _ = train_scratch(
-        make_table(n_per_class=20, seed=1), make_table(5, seed=2), training_params()
+        make_table(n_per_class=20, seed=1),
+        make_table(5, seed=2),
+        TrainingParams.model_validate(training_params()),
     )
     names = _write_pngs(table, tmp_path / "images")
 
@@ -106,7 +112,9 @@ def test_photos_of_any_size_and_colour_are_converted_and_predicted(tmp_path):
     Image.fromarray(shirt).save(folder / "navy_shirt.jpg", quality=90)
     Image.fromarray(shirt).convert("L").resize((50, 75)).save(folder / "grey.png")
     model, _ = train_scratch(
-        make_table(20, seed=1), make_table(5, seed=2), training_params()
+        make_table(20, seed=1),
+        make_table(5, seed=2),
+        TrainingParams.model_validate(training_params()),
     )
 
     predictions, grid = _run(folder, model, tmp_path / "out")
@@ -140,7 +148,7 @@ def real_model(real_tables):
     train, test = real_tables
     params = {**_conf("parameters_training.yml", "training"), "device": "cpu"}
     model, _ = train_scratch(
-        train, test, params
+        train, test, TrainingParams.model_validate(params)
     )  # on the CPU: the same weights anywhere
     return model
 

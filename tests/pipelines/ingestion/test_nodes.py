@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from fashion_mnist.datasets import IDXFile
+from fashion_mnist.params import ClassNames
 from fashion_mnist.pipelines.ingestion.nodes import decode_idx, flatten_split
-from fashion_mnist.tables import LABEL_COLUMN, PIXEL_COLUMNS
+from fashion_mnist.schemas import LABEL_COLUMN, PIXEL_COLUMNS
 from tests.support.synthetic import CLASS_NAMES, idx_bytes, make_images
 
 
@@ -75,7 +76,7 @@ def test_decode_idx_rejects_trailing_bytes(split):
 def test_flatten_split_makes_one_row_per_image_with_label_and_784_uint8_pixels(split):
     images_file, labels_file, images, labels = split
 
-    table = flatten_split(images_file, labels_file, CLASS_NAMES)
+    table = flatten_split(images_file, labels_file, ClassNames(CLASS_NAMES))
 
     assert list(table.columns) == [LABEL_COLUMN, *PIXEL_COLUMNS]
     assert len(table) == 50
@@ -93,21 +94,21 @@ def test_flatten_split_rejects_image_and_label_count_mismatch_naming_both_files(
         ValueError,
         match=r"images-idx3-ubyte\.gz holds 50 images but labels-idx1-ubyte\.gz holds 49",
     ):
-        flatten_split(images_file, short_labels, CLASS_NAMES)
+        flatten_split(images_file, short_labels, ClassNames(CLASS_NAMES))
 
 
 def test_flatten_split_rejects_labels_beyond_the_class_names(split):
     images_file, labels_file, _, _ = split
 
     with pytest.raises(ValueError, match=r"label 9 is out of range for the 5 classes"):
-        flatten_split(images_file, labels_file, CLASS_NAMES[:5])
+        flatten_split(images_file, labels_file, ClassNames(CLASS_NAMES[:5]))
 
 
 def test_flatten_split_rejects_swapped_files(split):
     images_file, labels_file, _, _ = split
 
     with pytest.raises(ValueError, match=r"labels-idx1-ubyte\.gz: expected images"):
-        flatten_split(labels_file, images_file, CLASS_NAMES)
+        flatten_split(labels_file, images_file, ClassNames(CLASS_NAMES))
 
 
 def test_flatten_split_rejects_negative_labels(split):
@@ -116,4 +117,4 @@ def test_flatten_split_rejects_negative_labels(split):
     content = struct.pack(">HBBI", 0, 0x09, 1, 50) + labels.tobytes()
 
     with pytest.raises(ValueError, match=r"neg\.idx: label -1 is out of range"):
-        flatten_split(images_file, IDXFile("neg.idx", content), CLASS_NAMES)
+        flatten_split(images_file, IDXFile("neg.idx", content), ClassNames(CLASS_NAMES))

@@ -3,8 +3,9 @@ from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
 from fashion_mnist.datasets import VerifiedIDXDataset
+from fashion_mnist.params import ClassNames
 from fashion_mnist.pipelines.ingestion import create_pipeline
-from fashion_mnist.tables import LABEL_COLUMN, PIXEL_COLUMNS
+from fashion_mnist.schemas import LABEL_COLUMN, PIXEL_COLUMNS
 from tests.support.synthetic import CLASS_NAMES, idx_bytes, make_images, write_gz
 
 
@@ -26,7 +27,7 @@ def test_ingestion_turns_four_idx_files_into_train_and_test_tables(tmp_path):
                 local_dirs=[str(source)],
             )
     catalog = DataCatalog(datasets=datasets)
-    catalog["params:class_names"] = CLASS_NAMES
+    catalog["params:class_names"] = ClassNames(CLASS_NAMES)
 
     outputs = SequentialRunner().run(create_pipeline(), catalog)
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torchvision
 
-from fashion_mnist.tables import LABEL_COLUMN, PIXEL_COLUMNS
+from fashion_mnist.schemas import LABEL_COLUMN, PIXEL_COLUMNS
 
 pytestmark = pytest.mark.real_data
 

@@ -6,12 +6,17 @@ import pytest
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 from kedro_datasets.json import JSONDataset
+from kedro_datasets.matplotlib import MatplotlibDataset
 from kedro_datasets.pandas import CSVDataset
 from matplotlib.image import imread
 
-from fashion_mnist.datasets import FigureDataset
+from fashion_mnist.params import (
+    ClassNames,
+    EvaluationParams,
+    ReportingParams,
+    TrainingParams,
+)
 from fashion_mnist.pipelines import evaluation, reporting, training
-from fashion_mnist.pipelines.reporting.nodes import ThresholdGateError
 from tests.support.synthetic import CLASS_NAMES, make_table, training_params
 
 MODELS = ["scratch", "concise"]
@@ -58,7 +63,7 @@ def _catalog(pipeline, reporting_dir, thresholds) -> DataCatalog:
             filepath=str(reporting_dir / "model_comparison.csv"),
             save_args={"index": False},
         ),
-        "models_learning_curves": FigureDataset(
+        "models_learning_curves": MatplotlibDataset(
             filepath=str(reporting_dir / "learning_curves.png")
         ),
     }
@@ -66,21 +71,21 @@ def _catalog(pipeline, reporting_dir, thresholds) -> DataCatalog:
         datasets[name] = (
             JSONDataset(filepath=str(reporting_dir / model / "metrics.json"))
             if report == "metrics"
-            else FigureDataset(filepath=str(reporting_dir / model / f"{report}.png"))
+            else MatplotlibDataset(
+                filepath=str(reporting_dir / model / f"{report}.png")
+            )
         )
     catalog = DataCatalog(datasets=datasets)
     catalog["fashion_mnist_train"] = make_table(n_per_class=20, seed=1)
     catalog["fashion_mnist_test"] = make_table(n_per_class=5, seed=2)
-    catalog["params:class_names"] = CLASS_NAMES
+    catalog["params:class_names"] = ClassNames(CLASS_NAMES)
     catalog["model_provenance"] = {m: {"run_id": "", "this_run": True} for m in MODELS}
-    catalog["params:training"] = training_params()
-    catalog["params:reporting.prediction_grid"] = {
-        "rows": 2,
-        "cols": 5,
-        "only_misclassified": False,
-        "dpi": 50,
-    }
-    catalog["params:evaluation"] = {"thresholds": thresholds, "on_failure": "raise"}
+    catalog["params:training"] = TrainingParams.model_validate(training_params())
+    grid = {"rows": 2, "cols": 5, "only_misclassified": False, "dpi": 50}
+    catalog["params:reporting"] = ReportingParams(prediction_grid=grid)
+    catalog["params:evaluation"] = EvaluationParams(
+        thresholds=thresholds, on_failure="raise"
+    )
     return catalog
 
 
@@ -98,8 +103,13 @@ def test_a_passing_run_writes_every_metric_file_and_figure(tmp_path):
     pipeline = _pipeline()
     catalog = _catalog(pipeline, reporting_dir, CLASSIC_THRESHOLDS)
 
-    SequentialRunner().run(pipeline, catalog)
+    outputs = SequentialRunner().run(pipeline, catalog)
 
+    assert outputs["gate_verdict"].load() == {
+        "passed": True,
+        "failures": [],
+        "on_failure": "raise",
+    }
     assert len(_per_model_reports(pipeline)) == 8
     assert _written(reporting_dir) == EXPECTED_FILES
     comparison = pd.read_csv(reporting_dir / "model_comparison.csv")
@@ -113,7 +123,7 @@ def test_a_passing_run_writes_every_metric_file_and_figure(tmp_path):
     assert grid.shape == (200, 400, 4)
 
 
-def test_a_run_failing_the_gate_still_writes_every_metric_file_and_figure(tmp_path):
+def test_a_run_failing_the_gate_writes_every_report_and_a_failed_verdict(tmp_path):
     reporting_dir = tmp_path / "08_reporting"
     # Nothing passes: a loss below 1e-9 and an accuracy above 1.
     impossible = {**CLASSIC_THRESHOLDS, "max_train_loss": 1e-9, "min_test_acc": 1.0}
@@ -121,18 +131,26 @@ def test_a_run_failing_the_gate_still_writes_every_metric_file_and_figure(tmp_pa
     pipeline = _pipeline()
     catalog = _catalog(pipeline, reporting_dir, impossible)
 
-    with pytest.raises(ThresholdGateError) as raised:
-        SequentialRunner().run(pipeline, catalog)
+    outputs = SequentialRunner().run(pipeline, catalog)
 
-    message = str(raised.value)
-    assert "Threshold gate failed (4 checks)" in message
-    for model in MODELS:
-        assert f"{model}: train_loss = " in message
-        assert f"{model}: test_acc = " in message
+    verdict = outputs["gate_verdict"].load()
+    assert not verdict["passed"] and verdict["on_failure"] == "raise"
+    assert len(verdict["failures"]) == 4
     assert _written(reporting_dir) == EXPECTED_FILES
     for model in MODELS:
         metrics = json.loads((reporting_dir / model / "metrics.json").read_text())
         assert 0 < metrics["train_loss"] and metrics["test_acc"] <= 1.0
-        assert f"{model}: train_loss = {metrics['train_loss']:.4f}, bound < 1e-09" in (
-            message
+        assert (
+            f"{model}: train_loss = {metrics['train_loss']:.4f}, bound < 1e-09"
+            in verdict["failures"]
         )
+        assert any(f.startswith(f"{model}: test_acc = ") for f in verdict["failures"])
+
+
+def test_the_gate_takes_only_the_comparison_and_its_parameters():
+    [gate] = [
+        n for n in reporting.create_pipeline().nodes if n.name == "check_thresholds"
+    ]
+
+    assert gate.inputs == ["model_comparison", "params:evaluation"]
+    assert gate.outputs == ["gate_verdict"]

@@ -1,21 +1,21 @@
 import pandas as pd
 import pytest
 import torch
+from pydantic import ValidationError
 
-from fashion_mnist.contracts import TableContractError
-from fashion_mnist.pipelines.training.nodes import (
+from fashion_mnist.params import TrainingParams
+from fashion_mnist.pipelines.training.nodes import NODES as TRAINERS
+from fashion_mnist.pipelines.training.nodes import train_concise, train_scratch
+from fashion_mnist.schemas import table_to_arrays
+from fashion_mnist.softmax import (
     HISTORY_COLUMNS,
     TrainingDivergedError,
-    resolve_hyperparameters,
+    linear_logits,
     split_validation,
-    train_concise,
-    train_scratch,
+    to_features,
 )
-from fashion_mnist.softmax import linear_logits, to_features
-from fashion_mnist.tables import table_to_arrays
+from fashion_mnist.softmax import TRAINERS as LOOPS
 from tests.support.synthetic import make_table, training_params
-
-TRAINERS = {"scratch": train_scratch, "concise": train_concise}
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +23,13 @@ def tables():
     return make_table(n_per_class=30, seed=1), make_table(n_per_class=10, seed=2)
 
 
-def _params(**overrides):
+def _raw(**overrides):
     return training_params(**{"batch_size": 32, "num_epochs": 5, **overrides})
+
+
+def _params(**overrides) -> TrainingParams:
+    """The ``training`` group as Kedro hands it to the nodes: validated."""
+    return TrainingParams.model_validate(_raw(**overrides))
 
 
 @pytest.mark.parametrize("name", TRAINERS)
@@ -109,52 +114,60 @@ def test_a_per_model_override_changes_only_that_model(tables):
 
     assert not torch.equal(scratch["weight"], default_scratch["weight"])
     assert torch.equal(concise["weight"], default_concise["weight"])
-    assert resolve_hyperparameters(params, "scratch").lr == 0.05
-    assert resolve_hyperparameters(params, "concise").lr == 0.5
+    assert params.for_model("scratch").lr == 0.05
+    assert params.for_model("concise").lr == 0.5
 
 
 @pytest.mark.parametrize(
-    ("overrides", "message"),
+    ("overrides", "where", "message"),
     [
-        (
-            {"batch_size": 0},
-            r"training\.batch_size = 0: Input should be greater than 0",
-        ),
-        ({"lr": -0.1}, r"training\.lr = -0\.1: Input should be greater than 0"),
-        ({"lr": 0}, r"training\.lr = 0: Input should be greater than 0"),
-        (
-            {"num_epochs": 0},
-            r"training\.num_epochs = 0: Input should be greater than or equal to 1",
-        ),
-        (
-            {"device": "tpu"},
-            r"training\.device = 'tpu': Input should be 'auto', 'cpu' or 'cuda'",
-        ),
-        (
-            {"concise": {"lr": -1}},
-            r"training\.concise\.lr = -1: Input should be greater than 0",
-        ),
-        (
-            {"btach_size": 64},
-            r"training\.btach_size = 64: Extra inputs are not permitted",
-        ),
+        ({"batch_size": 0}, "batch_size", "Input should be greater than 0"),
+        ({"lr": -0.1}, "lr", "Input should be greater than 0"),
+        ({"lr": 0}, "lr", "Input should be greater than 0"),
+        ({"num_epochs": 0}, "num_epochs", "Input should be greater than or equal to 1"),
+        ({"device": "tpu"}, "device", "Input should be 'auto', 'cpu' or 'cuda'"),
+        ({"concise": {"lr": -1}}, "concise.lr", "Input should be greater than 0"),
+        ({"btach_size": 64}, "btach_size", "Extra inputs are not permitted"),
     ],
 )
-@pytest.mark.parametrize("name", TRAINERS)
-def test_an_invalid_parameter_stops_either_node_before_training(
-    tables, name, overrides, message
+def test_an_invalid_parameter_is_named_with_its_value_before_any_node_runs(
+    overrides, where, message
 ):
-    with pytest.raises(ValueError, match=message):
-        TRAINERS[name](*tables, _params(**overrides))
+    value = next(iter(overrides.values()))
+    value = next(iter(value.values())) if isinstance(value, dict) else value
+
+    with pytest.raises(ValidationError) as raised:
+        _params(**overrides)
+
+    [error] = raised.value.errors()
+    assert ".".join(map(str, error["loc"])) == where
+    assert error["msg"] == message
+    assert error["input"] == value
+    assert f"input_value={value!r}" in str(raised.value)
 
 
-def test_cuda_without_cuda_is_a_clear_error(tables, monkeypatch):
+@pytest.mark.parametrize("where", ["device", "scratch.device"])
+def test_cuda_without_cuda_is_a_clear_error(monkeypatch, where):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    overrides = (
+        {"device": "cuda"} if where == "device" else {"scratch": {"device": "cuda"}}
+    )
 
-    with pytest.raises(
-        ValueError, match=r"training\.device: device 'cuda' was asked for"
-    ):
-        train_scratch(*tables, _params(device="cuda"))
+    with pytest.raises(ValidationError) as raised:
+        _params(**overrides)
+
+    assert f"{where}\n  device 'cuda' was asked for but torch sees no CUDA" in str(
+        raised.value
+    )
+    assert "set it to 'auto' or 'cpu'" in str(raised.value)
+
+
+def test_the_overrides_keep_every_constraint_of_the_shared_values():
+    shared = TrainingParams.model_fields
+    overrides = shared["scratch"].annotation.model_fields
+
+    assert set(overrides) == set(shared) - {"scratch", "concise"}
+    assert _params(scratch={"device": "cpu", "seed": 3}).for_model("scratch").seed == 3
 
 
 @pytest.mark.parametrize("name", TRAINERS)
@@ -190,7 +203,7 @@ def test_on_epoch_sees_every_history_row_and_can_stop_training(tables, name):
             raise Stop
 
     with pytest.raises(Stop):
-        TRAINERS[name](*tables, _params(), on_epoch=on_epoch)
+        LOOPS[name](*tables, _params().for_model(name), on_epoch=on_epoch)
 
     assert [row["epoch"] for row in seen] == [1, 2]
     assert set(seen[0]) == set(HISTORY_COLUMNS)
@@ -206,7 +219,7 @@ def test_a_huge_learning_rate_stops_training_at_the_epoch_that_diverged(tables, 
         match=rf"{name}: training diverged at epoch 1 \(train loss (nan|inf)\): "
         rf"lower training\.lr \(now 1e\+38\) or training\.{name}\.lr",
     ):
-        TRAINERS[name](*tables, _params(lr=1e38), on_epoch=seen.append)
+        LOOPS[name](*tables, _params(lr=1e38).for_model(name), on_epoch=seen.append)
 
     assert seen == []
 
@@ -225,15 +238,14 @@ def test_weights_that_overflow_while_the_loss_is_still_finite_stop_training(tabl
 
 
 @pytest.mark.parametrize("name", TRAINERS)
-def test_float_pixels_are_refused_before_training_instead_of_cast(tables, name):
-    train, test = tables
-    floats = train[["label"]].join(train.iloc[:, 1:] / 255)
+def test_each_node_trains_with_its_models_hyperparameters(tables, name):
+    params = _params(scratch={"lr": 0.05}, concise={"num_epochs": 2})
 
-    with pytest.raises(
-        TableContractError,
-        match=r"(?s)Table 'train' .*column 'pixel_000' has dtype float64, expected uint8",
-    ):
-        TRAINERS[name](floats, test, _params())
+    model, history = TRAINERS[name](*tables, params)
+    expected, expected_history = LOOPS[name](*tables, params.for_model(name))
+
+    assert torch.equal(model["weight"], expected["weight"])
+    pd.testing.assert_frame_equal(history, expected_history)
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -3,25 +3,25 @@
 import subprocess
 import sys
 
+import optuna
 import pandas as pd
 import pytest
-from kedro.io import DatasetError
+from kedro.validation.type_extractor import TypeExtractor
+from mlflow import MlflowClient
+from pydantic import ValidationError
 
-from fashion_mnist.datasets.tuning_datasets import (
-    OptunaStorageDataset,
-    TrialRuns,
-    mask_url,
-)
-from fashion_mnist.pipelines.training import nodes as training_nodes
+import fashion_mnist.softmax
+from fashion_mnist.datasets.tuning_datasets import OptunaStorageDataset, TrialRuns
+from fashion_mnist.params import ClassNames, TrainingParams, TuningParams
+from fashion_mnist.pipelines.retrain import create_pipeline as retrain_pipeline
+from fashion_mnist.pipelines.tuning import create_pipeline as tuning_pipeline
 from fashion_mnist.pipelines.tuning.nodes import (
-    TuningParameterError,
-    best_trial,
-    parse_search_space,
     run_study,
     split_validation_set,
     study_report,
-    tuned_parameters,
 )
+from fashion_mnist.study import best_trial
+from fashion_mnist.tracking import run as tracking_run
 from tests.support.synthetic import CLASS_NAMES, make_table, training_params
 
 SMALL_SPACE = {
@@ -32,7 +32,7 @@ SMALL_SPACE = {
 }
 
 
-def _tuning(**overrides):
+def _tuning(**overrides) -> TuningParams:
     values = {
         "model": "scratch",
         "study_name": "test-study",
@@ -44,7 +44,7 @@ def _tuning(**overrides):
         "search_space": SMALL_SPACE,
     }
     values.update(overrides)
-    return values
+    return TuningParams.model_validate(values)
 
 
 @pytest.fixture
@@ -60,21 +60,21 @@ def splits():
     return split_validation_set(train, _tuning())
 
 
-def _study(storage, splits, **overrides):
+def _study(storage, splits, trial_runs=None, **overrides):
     fit, validation = splits
     return run_study(
         storage,
-        TrialRuns(None),
+        trial_runs or TrialRuns(None),
         fit,
         validation,
-        training_params(batch_size=32),
+        TrainingParams.model_validate(training_params(batch_size=32)),
         _tuning(**overrides),
-        CLASS_NAMES,
+        ClassNames.model_validate(CLASS_NAMES),
     )
 
 
 def test_the_search_space_parses_into_one_dimension_per_parameter():
-    dimensions = parse_search_space(SMALL_SPACE)
+    dimensions = _tuning().dimensions()
 
     assert [d.name for d in dimensions] == list(SMALL_SPACE)
     assert dimensions[0].kind == "float" and dimensions[0].log
@@ -95,8 +95,8 @@ def test_the_search_space_parses_into_one_dimension_per_parameter():
     ],
 )  # fmt: skip
 def test_a_bad_search_space_is_a_clear_error(space, message):
-    with pytest.raises(TuningParameterError, match=message):
-        parse_search_space(space)
+    with pytest.raises(ValidationError, match=message):
+        _tuning(search_space=space)
 
 
 def test_the_validation_split_is_stratified_and_leaves_the_test_split_alone():
@@ -123,18 +123,60 @@ def test_a_short_study_finishes_its_trials_and_reports_its_best(storage, splits)
     assert "test-study" in figure.axes[0].get_title()
 
 
+def test_each_trial_is_an_mlflow_run_nested_under_the_workers_run(
+    storage, splits, isolated_mlflow
+):
+    client = MlflowClient(isolated_mlflow)
+    parent = client.create_run(client.create_experiment("tuning")).info.run_id
+    tracking_run.bind(parent, isolated_mlflow, frozenset())
+    try:
+        trials = _study(storage, splits, TrialRuns(parent), n_trials=3)
+    finally:
+        tracking_run.unbind()
+
+    for row in trials.to_dict("records"):
+        run = client.get_run(row["mlflow_run_id"])
+        assert run.data.tags["mlflow.parentRunId"] == parent
+        assert run.data.tags["optuna.trial_number"] == str(row["trial"])
+        assert run.data.params["training.lr"] == str(row["param.lr"])
+        if row["state"] == "COMPLETE":
+            assert run.info.status == "FINISHED"
+            assert run.data.metrics["final.val_acc"] == pytest.approx(row["value"])
+        else:
+            assert run.info.status == "KILLED"
+
+
+def test_a_worker_claims_its_trial_before_the_trial_suggests_anything(
+    storage, splits, monkeypatch
+):
+    claims = []
+    original = fashion_mnist.softmax.TRAINERS["scratch"]
+
+    def recording(train, test, hyper, on_epoch=None):
+        study = optuna.load_study(study_name="test-study", storage=storage)
+        claims.append(study.trials[-1].user_attrs)
+        return original(train, test, hyper, on_epoch)
+
+    monkeypatch.setitem(fashion_mnist.softmax.TRAINERS, "scratch", recording)
+
+    _study(storage, splits, n_trials=1)
+
+    (attrs,) = claims
+    assert {"host", "pid", "pid_start"} <= set(attrs)
+
+
 def test_trials_train_on_the_fit_split_and_are_scored_on_the_validation_split(
     storage, splits, monkeypatch
 ):
     fit, validation = splits
     seen = []
-    original = training_nodes.TRAINERS["scratch"]
+    original = fashion_mnist.softmax.TRAINERS["scratch"]
 
-    def recording(train, test, params, on_epoch=None):
+    def recording(train, test, hyper, on_epoch=None):
         seen.append((len(train), len(test)))
-        return original(train, test, params, on_epoch)
+        return original(train, test, hyper, on_epoch)
 
-    monkeypatch.setitem(training_nodes.TRAINERS, "scratch", recording)
+    monkeypatch.setitem(fashion_mnist.softmax.TRAINERS, "scratch", recording)
 
     _study(storage, splits, n_trials=2)
 
@@ -184,69 +226,26 @@ def test_a_report_of_another_study_is_refused(storage, splits):
         study_report(trials, _tuning(study_name="another-study"))
 
 
-def test_the_tuned_parameters_file_replaces_the_training_group_and_names_its_source():
-    training = training_params()
-    result = {
-        "study": "s",
-        "trial": 7,
-        "params": {"lr": 0.2, "lr_schedule": "cosine"},
-        "val_acc": 0.85,
-        "test_acc": 0.84,
-        "train_acc": 0.87,
-        "train_loss": 0.4,
-        "test_loss": 0.45,
+def test_kedro_reads_every_parameter_group_of_the_nodes_from_their_type_hints():
+    types = TypeExtractor(
+        {"tuning": tuning_pipeline(), "retrain": retrain_pipeline()}
+    ).extract_types_from_pipelines()
+
+    assert types == {
+        "tuning": TuningParams,
+        "training": TrainingParams,
+        "class_names": ClassNames,
     }
-
-    parameters, metrics = tuned_parameters(training, result)
-
-    assert parameters["training"] == {**training, "lr": 0.2, "lr_schedule": "cosine"}
-    assert parameters["tuned_from"] == {
-        "study": "s",
-        "trial": 7,
-        "val_acc": 0.85,
-        "test_acc": 0.84,
-    }
-    training_nodes.resolve_hyperparameters(parameters["training"], "scratch")
-    assert metrics["test_acc"] == [{"step": 0, "value": 0.84}]
-
-
-def test_a_storage_url_is_shown_without_its_password():
-    url = "postgresql://tuner:s3cret-pw@db.example:5432/optuna"
-
-    dataset = OptunaStorageDataset(credentials={"url": url})
-
-    assert mask_url(url) == "postgresql://tuner:***@db.example:5432/optuna"
-    assert "s3cret-pw" not in repr(dataset)
-    assert "s3cret-pw" not in str(dataset._describe())
-
-
-def test_an_unreachable_storage_is_a_clear_error_without_the_password():
-    url = "postgresql://tuner:s3cret-pw@127.0.0.1:9/optuna"
-
-    with pytest.raises(DatasetError) as error:
-        OptunaStorageDataset(credentials={"url": url}).load()
-
-    message = str(error.value)
-    assert (
-        "Cannot open the Optuna storage postgresql://tuner:***@127.0.0.1:9/optuna"
-        in message
-    )
-    assert "s3cret-pw" not in message
-
-
-def test_a_storage_without_a_url_names_the_credentials_to_set():
-    with pytest.raises(DatasetError, match="credentials optuna_storage.url"):
-        OptunaStorageDataset(credentials={})
 
 
 def test_optuna_is_imported_only_when_a_node_runs():
     code = (
         "import sys, fashion_mnist.pipelines.tuning.pipeline, "
-        "fashion_mnist.pipelines.retrain.pipeline; "
-        "print('optuna' in sys.modules)"
+        "fashion_mnist.pipelines.retrain.pipeline, fashion_mnist.study; "
+        "print(sorted({'optuna', 'torch', 'matplotlib'} & set(sys.modules)))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
 
-    assert result.stdout.strip() == "False"
+    assert result.stdout.strip() == "[]"

@@ -1,19 +1,17 @@
-"""Evaluation nodes: losses, accuracies, per-class accuracy and confusion matrices.
+"""Evaluation nodes: each model's metrics and test predictions, then the comparison.
 
-torch and pandas are imported by the nodes when they run, never at import time:
-every ``kedro`` command (``kedro registry list`` too) imports this module.
+The scoring lives in :mod:`fashion_mnist.softmax`, imported when a node runs:
+every ``kedro`` command imports this module, and torch takes a second.
 """
 
 from __future__ import annotations
 
-import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from fashion_mnist.tables import LABEL_COLUMN, table_to_arrays
+import pandas as pd
 
-if TYPE_CHECKING:
-    import pandas as pd
-    import torch
+from fashion_mnist.params import ClassNames
+from fashion_mnist.schemas import LABEL_COLUMN, SoftmaxWeights, table_to_arrays
 
 COMPARISON_COLUMNS = [
     "model",
@@ -26,84 +24,13 @@ COMPARISON_COLUMNS = [
 ]
 
 
-def check_finite_model(model: dict[str, torch.Tensor]) -> None:
-    """Refuse a model holding NaN or infinite values: its scores would be NaN.
-
-    Args:
-        model: ``weight`` (10, 784) and ``bias`` (10,), ``float32``.
-
-    Raises:
-        ValueError: Naming each key that holds non-finite values, and how many.
-    """
-    import torch
-
-    bad = {
-        key: int((~torch.isfinite(tensor)).sum())
-        for key, tensor in model.items()
-        if not torch.isfinite(tensor).all()
-    }
-    if bad:
-        counts = ", ".join(
-            f"{key!r} ({n} of {model[key].numel()})" for key, n in bad.items()
-        )
-        raise ValueError(
-            f"the model holds NaN or infinite values in {counts}: its training "
-            "diverged; retrain it with a lower training.lr"
-        )
-
-
-def _finite(name: str, value: float) -> float:
-    """``value`` as a plain float that JSON can save; NaN and inf are refused."""
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(
-            f"metric {name} is {value}: the model's logits overflow float32; "
-            "retrain it with a lower training.lr"
-        )
-    return value
-
-
-def _logits_and_labels(
-    model: dict[str, torch.Tensor], table: pd.DataFrame, name: str = "table"
-) -> tuple[torch.Tensor, torch.Tensor]:
-    import torch
-
-    from fashion_mnist.softmax import pixel_logits
-
-    X, y = table_to_arrays(table, name)
-    with torch.no_grad():
-        return pixel_logits(model, X), torch.as_tensor(y)
-
-
-def confusion_matrix(
-    y: torch.Tensor, predicted: torch.Tensor, num_classes: int
-) -> torch.Tensor:
-    """Count (true, predicted) pairs in one ``bincount``.
-
-    Args:
-        y: True classes, shape (n,), ``int64``.
-        predicted: Predicted classes, shape (n,), ``int64``.
-        num_classes: k.
-
-    Returns:
-        ``int64`` tensor (k, k): row = true class, column = predicted class.
-    """
-    import torch
-
-    flat = torch.bincount(y * num_classes + predicted, minlength=num_classes**2)
-    return flat.reshape(num_classes, num_classes)
-
-
 def evaluate_model(
-    model: dict[str, torch.Tensor],
+    model: SoftmaxWeights,
     train: pd.DataFrame,
     test: pd.DataFrame,
-    class_names: list[str],
+    class_names: ClassNames,
 ) -> dict[str, Any]:
-    """Score a model on both full splits, in batched tensor operations.
-
-    The loss is the true mean cross-entropy over each split (what
-    ``F.cross_entropy`` gives on the whole split), not a mean of batch means.
+    """Score a model on both full splits.
 
     Args:
         model: ``weight`` (10, 784) and ``bias`` (10,), ``float32``.
@@ -111,44 +38,23 @@ def evaluate_model(
         test: Test table, same layout.
         class_names: The k class names, in label order.
 
+    Returns:
+        ``train_loss``, ``train_acc``, ``test_loss``, ``test_acc`` (floats),
+        ``test_per_class_acc`` (class name to accuracy, ``None`` for a class
+        absent from the test split), ``test_confusion_matrix`` (k×k counts,
+        row = true class) and ``class_names``.
+
     Raises:
         ValueError: When ``class_names`` and the model's outputs differ in
             number, the model holds NaN or infinite values, or a metric is not
             finite.
-
-    Returns:
-        ``train_loss``, ``train_acc``, ``test_loss``, ``test_acc`` (floats),
-        ``test_per_class_acc`` (class name to accuracy, ``None`` for a class
-        absent from the test split) and ``test_confusion_matrix`` (k×k counts,
-        row = true class, column = predicted), plus ``class_names``.
     """
-    import torch.nn.functional as F
+    from fashion_mnist.softmax import evaluate
 
-    if len(class_names) != model["bias"].shape[0]:
-        raise ValueError(
-            f"parameter 'class_names' lists {len(class_names)} classes but the "
-            f"model has {model['bias'].shape[0]} outputs"
-        )
-    check_finite_model(model)
-    metrics: dict[str, Any] = {}
-    for split, table in [("train", train), ("test", test)]:
-        logits, y = _logits_and_labels(model, table, split)
-        predicted = logits.argmax(dim=1)
-        loss = F.cross_entropy(logits, y).item()
-        metrics[f"{split}_loss"] = _finite(f"{split}_loss", loss)
-        metrics[f"{split}_acc"] = (predicted == y).double().mean().item()
-    counts = confusion_matrix(y, predicted, len(class_names))
-    support = counts.sum(dim=1)
-    metrics["test_per_class_acc"] = {
-        name: counts[k, k].item() / support[k].item() if support[k] else None
-        for k, name in enumerate(class_names)
-    }
-    metrics["test_confusion_matrix"] = counts.tolist()
-    metrics["class_names"] = list(class_names)
-    return metrics
+    return evaluate(model, train, test, class_names.root)
 
 
-def predict_split(model: dict[str, torch.Tensor], table: pd.DataFrame) -> pd.DataFrame:
+def predict_split(model: SoftmaxWeights, table: pd.DataFrame) -> pd.DataFrame:
     """Predict every image of a split, with the class probabilities.
 
     Args:
@@ -162,17 +68,13 @@ def predict_split(model: dict[str, torch.Tensor], table: pd.DataFrame) -> pd.Dat
     Raises:
         ValueError: When the model holds NaN or infinite values.
     """
-    import pandas as pd
-    import torch
+    from fashion_mnist.schemas import check_model
+    from fashion_mnist.softmax import probability_table
 
-    check_finite_model(model)
-    logits, y = _logits_and_labels(model, table)
-    probs = torch.softmax(logits, dim=1).numpy()
-    predictions = pd.DataFrame(
-        probs, columns=[f"proba_{k}" for k in range(probs.shape[1])]
-    )
-    predictions.insert(0, "predicted", logits.argmax(dim=1).numpy())
-    predictions.insert(0, LABEL_COLUMN, y.numpy())
+    check_model(model, model["bias"].shape[0], "the model")
+    X, y = table_to_arrays(table)
+    predictions = probability_table(model, X)
+    predictions.insert(0, LABEL_COLUMN, y)
     return predictions
 
 
@@ -191,8 +93,6 @@ def compare_models(
         One row per model: model, train_loss, train_acc, test_loss, test_acc,
         trained_in_run, trained_in_this_run.
     """
-    import pandas as pd
-
     rows = [
         {
             "model": name,

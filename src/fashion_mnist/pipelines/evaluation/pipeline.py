@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from fashion_mnist.models import MODELS
+from fashion_mnist.params import MODELS
 
 from .nodes import compare_models, evaluate_model, predict_split, tracking_metrics
 

@@ -1,26 +1,20 @@
 """Inference nodes: the user's images in Fashion-MNIST's format, predicted, drawn.
 
-numpy, pandas, torch, Pillow and matplotlib are imported by the nodes when they
-run, never at import time: every ``kedro`` command (``kedro registry list``
-too) imports this module.
+Pillow, torch and matplotlib are imported by the nodes when they run, never at
+import time: every ``kedro`` command (``kedro registry list`` too) imports this
+module. The grid is typed ``Any``: it is a ``matplotlib.figure.Figure``.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+import numpy as np
+import pandas as pd
 
-from fashion_mnist.contracts import MAX_GRID_IMAGES, parse_parameters
-from fashion_mnist.pipelines.evaluation.nodes import check_finite_model
-from fashion_mnist.tables import IMAGE_SHAPE, PIXEL_COLUMNS
-
-if TYPE_CHECKING:
-    import numpy as np
-    import pandas as pd
-    import torch
-    from matplotlib.figure import Figure
+from fashion_mnist.params import ClassNames, Conversion, InferenceParams
+from fashion_mnist.schemas import IMAGE_SHAPE, PIXEL_COLUMNS, SoftmaxWeights
 
 FILE_COLUMN = "file"
 SIDE = IMAGE_SHAPE[0]
@@ -29,41 +23,8 @@ LUMA = (0.299, 0.587, 0.114)
 TITLE_CHARS = 18
 
 
-class Conversion(BaseModel):
-    """``inference.conversion``: how an image is brought to Fashion-MNIST's format."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    invert: Literal["auto", "always", "never"]
-    background_threshold: int = Field(ge=0, le=254)
-    sharpen: bool
-
-
-class Grid(BaseModel):
-    """``inference.grid``: the figure of the converted images and their predictions."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    cols: int = Field(ge=1, le=MAX_GRID_IMAGES)
-    max_images: int = Field(ge=1, le=MAX_GRID_IMAGES)
-    dpi: int = Field(ge=50, le=300)
-
-
-class InferenceParams(BaseModel):
-    """The ``inference`` parameter group (``conf/base/parameters_inference.yml``)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    conversion: Conversion
-    grid: Grid
-    # Given on the command line (--params inference.images_dir=<folder>) for the
-    # catalog's inference_images and inference_model entries; the nodes ignore them.
-    images_dir: str | None = None
-    model_uri: str | None = None
-
-
 def to_fashion_mnist(
-    images: dict[str, np.ndarray], params: dict[str, Any]
+    images: dict[str, np.ndarray], inference: InferenceParams
 ) -> pd.DataFrame:
     """Convert each image to Fashion-MNIST's format and flatten it to one table row.
 
@@ -109,7 +70,7 @@ def to_fashion_mnist(
         images: Images in the order to keep, keyed by file name; each of
             shape (h, w) or (h, w, c), ``uint8`` in 0–255, with c = 1 (grey),
             2 (grey, alpha), 3 (RGB) or 4 (RGBA), any size.
-        params: The ``inference`` parameters; ``conversion`` holds ``invert``
+        inference: The ``inference`` group; ``conversion`` holds ``invert``
             (``auto`` | ``always`` | ``never``), ``background_threshold``
             (0–254 grey levels) and ``sharpen`` (bool).
 
@@ -121,13 +82,8 @@ def to_fashion_mnist(
     Raises:
         ValueError: When ``images`` is empty, or an image has another dtype
             or shape (naming the file).
-        fashion_mnist.contracts.ParameterContractError: Naming each bad
-            ``inference`` parameter.
     """
-    import numpy as np
-    import pandas as pd
-
-    spec = parse_parameters(InferenceParams, params, "inference").conversion
+    spec = inference.conversion
     if not images:
         raise ValueError("no images to convert: the image folder gave none")
     rows = np.stack(
@@ -150,8 +106,6 @@ def _convert(name: str, image: np.ndarray, spec: Conversion) -> np.ndarray:
 
 def _greyscale(name: str, image: np.ndarray) -> np.ndarray:
     """Luma of an image with 1–4 channels, transparency composited on white."""
-    import numpy as np
-
     image = np.asarray(image)
     if image.ndim == 2:
         image = image[..., None]
@@ -175,8 +129,6 @@ def _greyscale(name: str, image: np.ndarray) -> np.ndarray:
 
 def _border(grey: np.ndarray) -> np.ndarray:
     """The outermost pixels of an image, each once."""
-    import numpy as np
-
     if min(grey.shape) <= 2:
         return grey.ravel()
     return np.concatenate([grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]])
@@ -184,8 +136,6 @@ def _border(grey: np.ndarray) -> np.ndarray:
 
 def _light_background(grey: np.ndarray) -> bool:
     """Whether the edge (median) is brighter than the central half (mean)."""
-    import numpy as np
-
     h, w = grey.shape
     centre = grey[h // 4 : h - h // 4, w // 4 : w - w // 4]
     return float(np.median(_border(grey))) > float(centre.mean())
@@ -193,7 +143,6 @@ def _light_background(grey: np.ndarray) -> bool:
 
 def _frame(grey: np.ndarray, threshold: int, sharpen: bool) -> np.ndarray:
     """Background to black, trim, resize the longer side to 28, sharpen, centre."""
-    import numpy as np
     from PIL import Image, ImageFilter
 
     background = int(np.median(_border(grey)))
@@ -216,14 +165,13 @@ def _frame(grey: np.ndarray, threshold: int, sharpen: bool) -> np.ndarray:
 
 
 def predict_images(
-    model: dict[str, torch.Tensor], pixels: pd.DataFrame, class_names: list[str]
+    model: SoftmaxWeights, pixels: pd.DataFrame, class_names: ClassNames
 ) -> pd.DataFrame:
     """Classify converted images with a softmax regression model.
 
-    The numerics are those of the evaluation's ``predict_split``: pixels
-    scaled to [0, 1] by ``to_features``, logits ``X @ W.T + b``, then
-    ``torch.softmax``, so a Fashion-MNIST test image gets the same prediction
-    and probabilities here as in the evaluation.
+    The numbers are the evaluation's (``fashion_mnist.softmax.probability_table``),
+    so a Fashion-MNIST test image gets the same prediction and probabilities
+    here as in the evaluation.
 
     Args:
         model: ``weight`` (k, 784) and ``bias`` (k,), ``float32``, finite.
@@ -242,40 +190,29 @@ def predict_images(
             number, the model holds NaN or infinite values, or the pixel
             columns are missing or not ``uint8``.
     """
-    import numpy as np
-    import pandas as pd
-    import torch
+    from fashion_mnist.schemas import check_model
+    from fashion_mnist.softmax import check_classes, probability_table
 
-    from fashion_mnist.softmax import linear_logits, to_features
-
-    if len(class_names) != model["bias"].shape[0]:
-        raise ValueError(
-            f"parameter 'class_names' lists {len(class_names)} classes but the "
-            f"model has {model['bias'].shape[0]} outputs"
-        )
-    check_finite_model(model)
+    names = class_names.root
+    check_classes(model, names)
+    check_model(model, len(names), "the model")
     missing = [c for c in [FILE_COLUMN, *PIXEL_COLUMNS] if c not in pixels.columns]
     if missing:
         raise ValueError(
             f"the pixel table lacks {len(missing)} column(s), first {missing[0]!r}: "
             "expected file, pixel_000 … pixel_783"
         )
-    # C-contiguous, as table_to_arrays gives predict_split: the same matmul, bit for bit.
-    X = np.require(pixels[PIXEL_COLUMNS].to_numpy(), requirements="CW")
+    X = pixels[PIXEL_COLUMNS].to_numpy()
     if X.dtype != np.uint8:
         raise ValueError(
             f"the pixel columns have dtype {X.dtype}, expected uint8 (raw 0–255 pixels)"
         )
-    with torch.no_grad():
-        logits = linear_logits(model, to_features(X))
-        probs = torch.softmax(logits, dim=1)
-    predicted = logits.argmax(dim=1).numpy()
-    predictions = pd.DataFrame(
-        probs.numpy(), columns=[f"proba_{k}" for k in range(probs.shape[1])]
+    predictions = probability_table(model, X)
+    probas = predictions.drop(columns="predicted").to_numpy()
+    predictions.insert(
+        1, "predicted_class", [names[k] for k in predictions["predicted"]]
     )
-    predictions.insert(0, "probability", probs.max(dim=1).values.numpy())
-    predictions.insert(0, "predicted_class", [class_names[k] for k in predicted])
-    predictions.insert(0, "predicted", predicted.astype(np.int64))
+    predictions.insert(2, "probability", probas.max(axis=1))
     predictions.insert(0, FILE_COLUMN, pixels[FILE_COLUMN].to_numpy())
     return predictions
 
@@ -283,9 +220,9 @@ def predict_images(
 def plot_predictions(
     pixels: pd.DataFrame,
     predictions: pd.DataFrame,
-    class_names: list[str],
-    params: dict[str, Any],
-) -> Figure:
+    class_names: ClassNames,
+    inference: InferenceParams,
+) -> Any:
     """Show the converted images titled with their file and predicted class.
 
     Args:
@@ -293,24 +230,21 @@ def plot_predictions(
         predictions: ``file``, ``predicted`` and ``probability`` per image, in
             the same order as ``pixels``.
         class_names: The class names, in label order.
-        params: The ``inference`` parameters; ``grid`` holds ``cols`` (images
+        inference: The ``inference`` group; ``grid`` holds ``cols`` (images
             per row), ``max_images`` (the first ones shown, at most 100) and
             ``dpi`` (50–300).
 
     Returns:
-        A figure with ``ceil(shown / cols)`` rows of ``min(cols, shown)`` axes,
+        A matplotlib Figure with ``ceil(shown / cols)`` rows of ``min(cols, shown)`` axes,
         each titled ``"<file>\\n<class> <probability>%"``; when images are
         left out, the figure's title says how many were shown.
 
     Raises:
         ValueError: When ``pixels`` and ``predictions`` list different files.
-        fashion_mnist.contracts.ParameterContractError: Naming each bad
-            ``inference`` parameter, before any drawing.
     """
-    import numpy as np
     from matplotlib.figure import Figure
 
-    spec = parse_parameters(InferenceParams, params, "inference").grid
+    spec, names = inference.grid, class_names.root
     files = pixels[FILE_COLUMN].tolist()
     if files != predictions[FILE_COLUMN].tolist():
         raise ValueError(
@@ -329,7 +263,7 @@ def plot_predictions(
     ):
         ax.imshow(image.reshape(IMAGE_SHAPE), cmap="gray_r", vmin=0, vmax=255)
         ax.set_title(
-            f"{_short(row.file)}\n{class_names[row.predicted]} {row.probability:.0%}",
+            f"{_short(row.file)}\n{names[row.predicted]} {row.probability:.0%}",
             fontsize=8,
         )
     for ax in axes:

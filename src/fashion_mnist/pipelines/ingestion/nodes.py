@@ -1,21 +1,15 @@
-"""Decode IDX files and flatten them into one table per split.
-
-numpy and pandas are imported by the nodes when they run, never at import time:
-every ``kedro`` command (``kedro registry list`` too) imports this module.
-"""
+"""Decode IDX files and flatten them into one table per split."""
 
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING
+from typing import Any
 
-from fashion_mnist.tables import IMAGE_SHAPE, LABEL_COLUMN, PIXEL_COLUMNS
+import numpy as np
+import pandas as pd
 
-if TYPE_CHECKING:
-    import numpy as np
-    import pandas as pd
-
-    from fashion_mnist.datasets import IDXFile
+from fashion_mnist.params import ClassNames
+from fashion_mnist.schemas import IMAGE_SHAPE, LABEL_COLUMN, PIXEL_COLUMNS
 
 # IDX type codes (third byte of the magic number) and the big-endian dtypes they
 # name, as numpy dtype strings (``np.dtype`` of each when a file is decoded).
@@ -29,11 +23,12 @@ _IDX_DTYPES = {
 }
 
 
-def decode_idx(file: IDXFile) -> np.ndarray:
+def decode_idx(file: Any) -> np.ndarray:
     """Parse an IDX file: magic number, dimensions, then the data in row-major order.
 
     Args:
-        file: The decompressed bytes of one IDX file and its name.
+        file: A ``fashion_mnist.datasets.IDXFile``: the decompressed bytes of
+            one IDX file (``content``) and its name (``name``).
 
     Returns:
         An array of the dtype and shape the header declares (``uint8`` for
@@ -43,8 +38,6 @@ def decode_idx(file: IDXFile) -> np.ndarray:
         ValueError: Naming the file, when the magic number is not an IDX one,
             or the file is shorter or longer than its header declares.
     """
-    import numpy as np
-
     data = file.content
     if len(data) < 4:
         raise ValueError(
@@ -80,13 +73,13 @@ def decode_idx(file: IDXFile) -> np.ndarray:
 
 
 def flatten_split(
-    images_file: IDXFile, labels_file: IDXFile, class_names: list[str]
+    images_file: Any, labels_file: Any, class_names: ClassNames
 ) -> pd.DataFrame:
     """Decode one split's images and labels into a table with one row per image.
 
     Args:
-        images_file: IDX file of ``uint8`` images, shape (n, 28, 28).
-        labels_file: IDX file of ``uint8`` labels, shape (n,), values in
+        images_file: ``IDXFile`` of ``uint8`` images, shape (n, 28, 28).
+        labels_file: ``IDXFile`` of ``uint8`` labels, shape (n,), values in
             ``0 .. len(class_names) - 1``.
         class_names: The class names, in label order.
 
@@ -99,9 +92,7 @@ def flatten_split(
         ValueError: Naming the file, when the shapes are not images and
             labels, the counts differ, or a label is out of range.
     """
-    import numpy as np
-    import pandas as pd
-
+    names = class_names.root
     images = decode_idx(images_file)
     labels = decode_idx(labels_file)
     if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
@@ -124,11 +115,11 @@ def flatten_split(
         raise ValueError(
             f"{images_file.name}: expected uint8 pixels, the header declares {images.dtype}."
         )
-    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= len(class_names)):
+    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= len(names)):
         bad = int(labels.min()) if int(labels.min()) < 0 else int(labels.max())
         raise ValueError(
             f"{labels_file.name}: label {bad} is out of range for "
-            f"the {len(class_names)} classes in parameter 'class_names'."
+            f"the {len(names)} classes in parameter 'class_names'."
         )
     table = pd.DataFrame(images.reshape(len(images), -1), columns=PIXEL_COLUMNS)
     table.insert(0, LABEL_COLUMN, labels.astype(np.int64))

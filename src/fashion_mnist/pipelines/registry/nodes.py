@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import pandas as pd
+import pandas as pd
 
 
 def registration_candidates(
@@ -16,7 +15,7 @@ def registration_candidates(
     Args:
         comparison: One row per model, with ``test_acc`` and
             ``trained_in_this_run`` (from the evaluation pipeline).
-        verdict: The threshold gate's ``passed`` and ``failures``.
+        verdict: The threshold gate's ``passed``, ``failures`` and ``on_failure``.
 
     Returns:
         Per model, its ``test_acc``; empty when the gate failed (a run with

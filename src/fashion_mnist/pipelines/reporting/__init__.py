@@ -1,4 +1,4 @@
-"""Figures for each model and for both together, then the threshold gate."""
+"""Figures for each model and for both together, and the threshold gate's verdict."""
 
 from .pipeline import create_pipeline
 

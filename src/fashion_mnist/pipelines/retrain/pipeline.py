@@ -6,12 +6,9 @@ whichever machine calls it, after the tuning workers finished.
 
 from kedro.pipeline import Node, Pipeline
 
-from fashion_mnist.pipelines.tuning.nodes import (
-    best_trial,
-    retrain_best,
-    study_trials,
-    tuned_parameters,
-)
+from fashion_mnist.study import best_trial
+
+from .nodes import retrain_best, study_trials, tuned_parameters
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -26,7 +23,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 study_trials,
-                inputs=["optuna_storage", "params:tuning"],
+                inputs=["optuna_storage", "trial_runs", "params:tuning"],
                 outputs="retrain_study_trials",
                 name="load_study_trials",
             ),

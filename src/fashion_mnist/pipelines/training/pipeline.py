@@ -2,21 +2,21 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from fashion_mnist.models import MODELS
+from fashion_mnist.params import MODELS
 
-from .nodes import TRAINERS
+from .nodes import NODES
 
 
 def training_template(model: str) -> Pipeline:
     """One model's training, before it is given the model's namespace.
 
     The template is the same for every model; only the node function differs
-    (``train_scratch`` or ``train_concise``, from :data:`TRAINERS`).
+    (``train_scratch`` or ``train_concise``, from :data:`NODES`).
     """
     return Pipeline(
         [
             Node(
-                TRAINERS[model],
+                NODES[model],
                 inputs=["fashion_mnist_train", "fashion_mnist_test", "params:training"],
                 outputs=["model", "history"],
                 name="train",

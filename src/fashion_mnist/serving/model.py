@@ -1,23 +1,15 @@
-"""The MLflow pyfunc model that serves either trained model, and its request contract."""
+"""The pyfunc model: raw pixels in, the class and its probabilities out."""
 
 from __future__ import annotations
 
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
-import torch
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-from fashion_mnist.noise import silence_known_noise
-from fashion_mnist.softmax import linear_logits, softmax, to_features
-from fashion_mnist.tables import IMAGE_SHAPE
+from fashion_mnist.schemas import FEATURES, IMAGE_SHAPE
 
-# Also where no kedro CLI ran (a model server): MLflow warns at class creation
-# that `predict` lacks type hints, which the request contract makes needless.
-silence_known_noise()
-
-FEATURES = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
 INPUT_CONTRACT = (
     "raw pixels: integers 0–255 of any integer type, as a batch of flattened "
     "images (n, 784) or of 28×28 images (n, 28, 28)"
@@ -78,10 +70,12 @@ class SoftmaxRegressionModel(mlflow.pyfunc.PythonModel):
     """Predict classes and probabilities from raw pixel images.
 
     Input: see :data:`INPUT_CONTRACT`, checked by :func:`check_pixels`. Output:
-    a table with ``class_index`` (``int64``) and ``proba_0`` … ``proba_9``. The
-    weights come from the ``weights`` artifact, the same safetensors file the
-    catalog saves under ``data/06_models/``; its checksum is verified on load,
-    and safetensors holds tensors only, so a tampered file runs no code.
+    a table with ``class_index`` (``int64``) and ``proba_0`` … ``proba_9``
+    (``float32``), built by :func:`fashion_mnist.softmax.probability_table`,
+    the builder evaluation and inference use. The weights come from the
+    ``weights`` artifact, the same safetensors file the catalog saves under
+    ``data/06_models/``; its checksum and contract are checked on load, and
+    safetensors holds tensors only, so a tampered file runs no code.
     """
 
     # No type hints on these two methods: the contract is checked in predict.
@@ -91,11 +85,8 @@ class SoftmaxRegressionModel(mlflow.pyfunc.PythonModel):
         self.model = SoftmaxModelDataset(filepath=context.artifacts["weights"]).load()
 
     def predict(self, context, model_input, params=None):
-        pixels = check_pixels(model_input)
-        with torch.no_grad():
-            probs = softmax(linear_logits(self.model, to_features(pixels))).numpy()
-        table = pd.DataFrame(
-            probs, columns=[f"proba_{k}" for k in range(probs.shape[1])]
+        from fashion_mnist.softmax import probability_table
+
+        return probability_table(
+            self.model, check_pixels(model_input), predicted_column="class_index"
         )
-        table.insert(0, "class_index", probs.argmax(axis=1).astype(np.int64))
-        return table

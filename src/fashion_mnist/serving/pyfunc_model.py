@@ -6,6 +6,6 @@ model's ``weights`` artifact, a safetensors file whose checksum is verified.
 
 import mlflow
 
-from fashion_mnist.serving import SoftmaxRegressionModel
+from fashion_mnist.serving.model import SoftmaxRegressionModel
 
 mlflow.models.set_model(SoftmaxRegressionModel())

@@ -1,0 +1,40 @@
+"""Refuse ParallelRunner before any MLflow run exists."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kedro.framework.hooks import hook_impl
+from kedro.io import SharedMemoryDataCatalog
+
+logger = logging.getLogger(__name__)
+
+WORKING_RUNNERS = "SequentialRunner (the default, also with --async) or ThreadRunner"
+
+
+class UnsupportedRunnerError(RuntimeError):
+    """A runner that cannot keep one truthful MLflow record was asked for."""
+
+
+class RunnerCheckHook:
+    """Refuse a runner whose worker processes would split or lose the record.
+
+    Kedro gives ParallelRunner, and only it, a ``SharedMemoryDataCatalog``.
+    This hook is ``tryfirst``: it runs before kedro-mlflow's own
+    ``before_pipeline_run`` starts the MLflow run, so a refused run leaves
+    nothing in the store.
+    """
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline, catalog
+    ) -> None:
+        """Raise :class:`UnsupportedRunnerError` for ParallelRunner."""
+        if isinstance(catalog, SharedMemoryDataCatalog):
+            raise UnsupportedRunnerError(
+                "ParallelRunner is not supported by this project: its worker "
+                "processes cannot log to the run's MLflow record, nor share the "
+                "in-memory results that keep concurrent runs apart. Nothing was "
+                f"run. Use {WORKING_RUNNERS}, e.g. kedro run --runner ThreadRunner."
+            )
