@@ -5,7 +5,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-HOST ?= 127.0.0.1
+# Each server binds to the loopback address unless its own variable says otherwise
+# (not HOST, which many shells and containers export as 0.0.0.0).
+SERVE_HOST ?= 127.0.0.1
+MLFLOW_HOST ?= 127.0.0.1
+VIZ_HOST ?= 127.0.0.1
 VIZ_PORT ?= 4141
 MLFLOW_PORT ?= 5000
 SERVE_PORT ?= 5050
@@ -54,8 +58,9 @@ format: install ## Let ruff fix what it can
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
 
-viz: install ## Serve kedro-viz on $(HOST):$(VIZ_PORT)
-	$(BIN)/kedro viz run --host $(HOST) --port $(VIZ_PORT) --no-browser
+viz: install ## Serve kedro-viz on $(VIZ_HOST):$(VIZ_PORT)
+	@[ "$(VIZ_PORT)" -ge 1 ] 2>/dev/null && [ "$(VIZ_PORT)" -le 49151 ] || { echo "make viz: VIZ_PORT=$(VIZ_PORT) is not a port kedro-viz accepts; pick one from 1 to 49151, e.g. VIZ_PORT=4242 make viz" >&2; exit 2; }
+	$(BIN)/kedro viz run --host $(VIZ_HOST) --port $(VIZ_PORT) --no-browser
 
 viz-build: install ## Write kedro-viz as a static site under build/
 	$(BIN)/kedro viz build
@@ -64,12 +69,12 @@ docs-picture: install ## Refresh docs/pipeline.png from the kedro-viz browser te
 	$(BIN)/python -m pytest -q tests/test_viz.py
 	cp test-artifacts/kedro-viz.png docs/pipeline.png
 
-mlflow-ui: install ## Open the MLflow UI on the project's store, on $(HOST):$(MLFLOW_PORT)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/kedro mlflow ui --host $(HOST) --port $(MLFLOW_PORT)
+mlflow-ui: install ## Open the MLflow UI on the project's store, on $(MLFLOW_HOST):$(MLFLOW_PORT)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/kedro mlflow ui --host $(MLFLOW_HOST) --port $(MLFLOW_PORT)
 
-serve: install ## Serve a registered model over HTTP (MODEL=scratch|concise, the champion; or MODEL_URI=...) on $(HOST):$(SERVE_PORT)
+serve: install ## Serve a registered model over HTTP (MODEL=scratch|concise, the champion; or MODEL_URI=...) on $(SERVE_HOST):$(SERVE_PORT)
 	PATH="$(abspath $(BIN)):$$PATH" MLFLOW_TRACKING_URI="$(TRACKING_URI)" \
-		$(BIN)/mlflow models serve -m "$(MODEL_URI)" --env-manager local --host $(HOST) --port $(SERVE_PORT)
+		$(BIN)/mlflow models serve -m "$(MODEL_URI)" --env-manager local --host $(SERVE_HOST) --port $(SERVE_PORT)
 
 bench: install ## Time the training nodes against a plain reference loop
 	@test -f data/03_primary/fashion_mnist_train.parquet || $(BIN)/kedro run --pipelines ingestion
