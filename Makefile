@@ -48,7 +48,7 @@ run: install ## Run every pipeline (kedro run)
 test: install ## Lint, then run the whole test suite
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=10 $(PYTEST_ARGS)
 
 lint: install ## ruff check and ruff format --check
 	$(BIN)/ruff check src tests benchmarks

@@ -1,4 +1,4 @@
-"""Every `make` command the README shows exists, and the two a newcomer needs come first."""
+"""Every `make` command the README shows is one the Makefile accepts."""
 
 from __future__ import annotations
 
@@ -11,10 +11,8 @@ import pytest
 from tests.support.project import PROJECT_ROOT
 
 README = PROJECT_ROOT / "README.md"
-MAKEFILE = PROJECT_ROOT / "Makefile"
 FENCE = re.compile(r"^[ \t]*```.*$", re.MULTILINE)
 INLINE_CODE = re.compile(r"`([^`\n]+)`")
-RULE = re.compile(r"^([^\s#.=:$][^=:]*?)\s*::?(?!=)", re.MULTILINE)
 SHELL_OPERATORS = {"&&", "||", ";", "|", "&"}
 
 
@@ -45,16 +43,6 @@ def make_commands(snippet: str) -> list[list[str]]:
     return commands
 
 
-def makefile_targets(makefile: str) -> set[str]:
-    """The explicit targets of a Makefile, without special targets and file rules."""
-    return {
-        target
-        for rule in RULE.findall(makefile)
-        for target in rule.split()
-        if "$" not in target and "/" not in target
-    }
-
-
 @pytest.fixture(scope="module")
 def readme_targets() -> list[str]:
     return [
@@ -65,38 +53,9 @@ def readme_targets() -> list[str]:
     ]
 
 
-def test_the_parsers_read_the_shapes_the_readme_uses():
-    markdown = (
-        "Run:\n\n```bash\nmake run  # set-up\n```\n\nthen `make test A='-m \"x y\"'`."
-    )
-
-    assert code_in_order(markdown) == ["make run  # set-up", "make test A='-m \"x y\"'"]
-    assert make_commands("cd x && make lint format && make") == [["lint", "format"], []]
-    assert makefile_targets(
-        "A := 1\n.PHONY: a\na: b ## doc\n$(X)/y:\n\tcmd\nc d::\n"
-    ) == {
-        "a",
-        "c",
-        "d",
-    }
-
-
-def test_every_make_command_in_the_readme_names_a_makefile_target(readme_targets):
-    targets = makefile_targets(MAKEFILE.read_text())
-
-    assert readme_targets
-    assert sorted(set(readme_targets) - targets) == []
-
-
-def test_the_readme_shows_make_run_and_make_test_before_any_other_make_command(
-    readme_targets,
-):
-    first_two = list(dict.fromkeys(readme_targets))[:2]
-
-    assert first_two == ["run", "test"]
-
-
 def test_make_accepts_every_readme_target_in_a_dry_run(readme_targets):
+    assert "run" in readme_targets
+    assert "test" in readme_targets
     for target in dict.fromkeys(readme_targets):
         result = subprocess.run(
             ["make", "--dry-run", "--directory", str(PROJECT_ROOT), target],
