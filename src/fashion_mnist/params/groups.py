@@ -133,6 +133,20 @@ class ClassNames(RootModel[list[ClassName]]):
             )
         return names
 
+    # A list to its readers (a notebook, a node): pydantic's recipe for list roots.
+    def __iter__(self):
+        return iter(self.root)
+
+    def __getitem__(self, index: int) -> str:
+        return self.root[index]
+
+    def __len__(self) -> int:
+        return len(self.root)
+
+    def __str__(self) -> str:
+        # What kedro-mlflow logs as the `class_names` param: the list, as in the YAML.
+        return str(self.root)
+
 
 # ---------------------------------------------------------------- inference
 class Conversion(BaseModel):
