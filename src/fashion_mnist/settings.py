@@ -9,7 +9,7 @@ from pathlib import Path
 from kedro.utils import find_kedro_project
 from omegaconf.resolvers import oc
 
-from fashion_mnist.teardown import TeardownHook
+from fashion_mnist.collector import TeardownHook
 from fashion_mnist.tracking.gate import GateHook
 from fashion_mnist.tracking.params import ParameterLoggingHook
 from fashion_mnist.tracking.record import RunRecordHook

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -18,6 +19,8 @@ class _Binding:
     run_id: str | None = None
     tracking_uri: str | None = None
     produced: frozenset[str] = field(default_factory=frozenset)
+    # One client per bound run: each MlflowClient() resolves its store anew.
+    client: Any = None
 
 
 _lock = threading.Lock()
@@ -38,12 +41,13 @@ def bind(
     with _lock:
         _binding.run_id, _binding.tracking_uri = run_id, tracking_uri
         _binding.produced = frozenset(produced)
+        _binding.client = None
 
 
 def unbind() -> None:
     """Forget the run: later saves outside a ``kedro run`` log nothing."""
     with _lock:
-        _binding.run_id = _binding.tracking_uri = None
+        _binding.run_id = _binding.tracking_uri = _binding.client = None
         _binding.produced = frozenset()
 
 
@@ -53,10 +57,16 @@ def current_run_id() -> str | None:
 
 
 def client():
-    """An ``MlflowClient`` for the bound run's tracking URI."""
+    """The ``MlflowClient`` of the bound run's tracking URI, made once per binding."""
     from mlflow import MlflowClient
 
-    return MlflowClient(_binding.tracking_uri)
+    with _lock:
+        if _binding.client is None or _binding.run_id is None:
+            made = MlflowClient(_binding.tracking_uri)
+            if _binding.run_id is None:
+                return made
+            _binding.client = made
+        return _binding.client
 
 
 def produced_in_this_run(dataset_name: str) -> bool:

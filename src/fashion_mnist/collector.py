@@ -1,6 +1,14 @@
-"""Leave the process quickly after a run, without skipping any of Python's exit steps.
+"""How this project's processes use Python's cyclic garbage collector.
 
-A ``kedro run`` ends with about 660,000 objects tracked by Python's cyclic
+**While a command imports and runs.** The collector runs a young-generation
+pass every 700 net allocations by default; importing torch, MLflow, Kedro and
+pandas and running the pipelines made about 2,000 passes (10 of them over
+every object) and spent 1.7-1.9 s in them per ``kedro run``. :func:`init`,
+the project's ``kedro.init`` entry point, raises the first threshold to
+:data:`YOUNG_THRESHOLD` before the plugins load: about 130 passes, 0.7 s.
+Collections still happen; cyclic garbage only waits a little longer.
+
+**At exit.** A ``kedro run`` ends with about 660,000 objects tracked by Python's cyclic
 garbage collector (torch, MLflow, SQLAlchemy, pandas, pydantic). While the
 interpreter finalises its modules it runs full collections over all of them:
 about 2 s, measured after every atexit handler had returned (non-daemon
@@ -17,6 +25,15 @@ import atexit
 import gc
 
 from kedro.framework.hooks import hook_impl
+
+# Net allocations between two young-generation collections (CPython's default: 700).
+YOUNG_THRESHOLD = 10_000
+
+
+def init() -> None:
+    """Collect less often: the ``kedro.init`` entry point, before plugins load."""
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(max(YOUNG_THRESHOLD, young), middle, old)
 
 
 class TeardownHook:
