@@ -103,6 +103,7 @@ class ModelRegistryDataset(AbstractDataset[dict[str, dict[str, Any]], dict[str, 
                 self._register(client, mlflow_run, model, float(facts["test_acc"]))
 
     def _register(self, client, mlflow_run, model: str, test_acc: float) -> None:
+        import mlflow
         from mlflow.exceptions import MlflowException
 
         logged = client.search_logged_models(
@@ -115,21 +116,16 @@ class ModelRegistryDataset(AbstractDataset[dict[str, dict[str, Any]], dict[str, 
                 "run the training pipeline in the same kedro run."
             )
         name = f"{self._prefix}{model}"
-        try:
-            client.create_registered_model(name)
-        except MlflowException as exc:
-            if "RESOURCE_ALREADY_EXISTS" not in str(exc.error_code):
-                raise
-        version = client.create_model_version(
+        # MLflow's own registration: creates the registered model on first use
+        # and links the version to the logged model and its run.
+        version = mlflow.register_model(
+            f"models:/{logged[0].model_id}",
             name,
-            source=logged[0].model_uri,
-            run_id=mlflow_run.info.run_id,
             tags={
                 "mlflow_run_id": mlflow_run.info.run_id,
                 "test_acc": f"{test_acc:.6f}",
                 "git_commit": mlflow_run.data.tags.get("git_commit", "unknown"),
             },
-            model_id=logged[0].model_id,
         )
         try:
             champion = client.get_model_version_by_alias(name, self._alias)
