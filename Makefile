@@ -26,7 +26,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export MPLBACKEND := Agg
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format viz viz-build docs-picture mlflow-ui serve bench sweep clean
+.PHONY: help install run test lint format viz viz-port viz-build docs-picture mlflow-ui serve bench sweep clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -58,8 +58,11 @@ format: install ## Let ruff fix what it can
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
 
-viz: install ## Serve kedro-viz on $(VIZ_HOST):$(VIZ_PORT)
+# Checked before anything is installed or started.
+viz-port:
 	@[ "$(VIZ_PORT)" -ge 1 ] 2>/dev/null && [ "$(VIZ_PORT)" -le 49151 ] || { echo "make viz: VIZ_PORT=$(VIZ_PORT) is not a port kedro-viz accepts; pick one from 1 to 49151, e.g. VIZ_PORT=4242 make viz" >&2; exit 2; }
+
+viz: viz-port install ## Serve kedro-viz on $(VIZ_HOST):$(VIZ_PORT)
 	$(BIN)/kedro viz run --host $(VIZ_HOST) --port $(VIZ_PORT) --no-browser
 
 viz-build: install ## Write kedro-viz as a static site under build/
