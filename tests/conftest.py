@@ -1,21 +1,37 @@
-"""Shared fixtures: telemetry off, headless plots, and a throw-away project copy.
+"""Shared fixtures: telemetry off, headless plots, MLflow isolated, shared project copies.
 
+The session-scoped projects are read-only: a test that writes copies one
+(``ProjectCopy.copy``) and finds its runs by name, never as "the last run".
 The helpers these fixtures call, and that tests import, live in `tests.support`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 
 import mlflow
 import pytest
+from mlflow import MlflowClient
 
 from tests.support.mlflow_server import start_tracking_server
 from tests.support.postgres import PostgresCluster
-from tests.support.project import ProjectCopy, make_project_copy
+from tests.support.project import (
+    ProjectCopy,
+    empty_store,
+    make_project_copy,
+    make_synthetic_project,
+)
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# One torch (OpenMP) thread in this process and its children, set before torch
+# starts: on these 2-core machines a test's processes run side by side, and a
+# two-thread pool then waits on a busy core at every small op (260 synthetic
+# steps: 0.04 s on one thread, 0.3-11 s on two).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(autouse=True)
@@ -30,22 +46,53 @@ def isolated_mlflow(tmp_path, monkeypatch):
     mlflow.set_tracking_uri(None)
 
 
+@pytest.fixture
+def mlflow_store(isolated_mlflow, tmp_path) -> str:
+    """The isolated store with its tables made: a copy of one empty store, no migrations.
+
+    Its client is made in ``tmp_path``: an experiment a test creates keeps its
+    artifacts under ``tmp_path/mlruns``, never in ./mlruns of the working folder.
+    """
+    shutil.copyfile(empty_store(), tmp_path / "mlflow.db")
+    with contextlib.chdir(tmp_path):
+        MlflowClient(isolated_mlflow)
+    return isolated_mlflow
+
+
+@pytest.fixture(scope="session")
+def synthetic_run(tmp_path_factory) -> ProjectCopy:
+    """A synthetic project after one default run in this process (read only).
+
+    Its store holds the run ``__default__ defaults``; ``data/`` holds every
+    output. A test that writes takes ``synthetic_run.copy(tmp_path / ...)``.
+    """
+    project = make_synthetic_project(
+        tmp_path_factory.mktemp("synthetic") / "project", store=True
+    )
+    project.run()
+    return project
+
+
 @pytest.fixture(scope="session")
 def real_project(tmp_path_factory) -> ProjectCopy:
     """A project copy whose ingestion pipeline ran on the real Fashion-MNIST files.
 
     The files come from where a user's run would find them ($FASHION_MNIST_DIR,
     Debian's dataset-fashion-mnist, or the mirrors); a missing data set fails
-    loudly with the dataset's own listing error.
+    loudly with the dataset's own listing error. Ingested in this process:
+    only the tables are the point.
     """
-    project = make_project_copy(tmp_path_factory.mktemp("real") / "project")
-    project.kedro("run", "--pipelines", "ingestion")
+    project = make_project_copy(tmp_path_factory.mktemp("real") / "project", store=True)
+    project.run(pipeline_names=["ingestion"])
     return project
 
 
 @pytest.fixture(scope="session")
 def real_run(real_project) -> ProjectCopy:
-    """The same project copy after a full default `kedro run` on the real data."""
+    """The same project copy after a full default `kedro run` process on the real data.
+
+    ``last_run`` holds the process's exit status and output.
+    """
     project = real_project
     project.last_run = project.kedro("run")
     return project
@@ -67,7 +114,7 @@ def postgres():
 
 @pytest.fixture(scope="session")
 def tracking_server(postgres, tmp_path_factory):
-    """`mlflow server` on a free loopback port, storing runs in PostgreSQL."""
+    """`mlflow server` on a loopback port from the OS, storing runs in PostgreSQL."""
     artifacts = tmp_path_factory.mktemp("server-artifacts")
     server = start_tracking_server(
         f"{postgres}/postgres", artifacts, artifacts.parent / "mlflow-server.log"

@@ -1,10 +1,13 @@
-"""The table and parameter contracts: what they refuse, and how they say it.
+"""The table, parameter and model contracts: what they refuse, and how they say it.
 
-Tables go through a catalog entry shaped like ``fashion_mnist_{split}`` in
-conf/base/catalog.yml (a dataset factory with the pandera ``validator:``);
-parameters through Kedro's own validation of the pipelines' type hints.
+Tables and models go through the project's own catalog entries
+(``fashion_mnist_{split}`` with its pandera ``validator:``, ``{model}.model``)
+from conf/base/catalog.yml, with their files under tmp_path; parameters
+through Kedro's own validation of the pipelines' type hints. tests/
+test_bad_content.py proves one case of each in a real ``kedro run``.
 """
 
+import copy
 import subprocess
 import sys
 from importlib import import_module
@@ -13,13 +16,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
-from kedro.io import DataCatalog
+from kedro.io import DataCatalog, DatasetError
 from kedro.validation.exceptions import DataValidationError, ParameterValidationError
 from kedro.validation.parameter_validator import ParameterValidator
+from safetensors.torch import save_file
 
+from fashion_mnist.datasets.model_dataset import FORMAT, tensor_digest
 from fashion_mnist.params import TuningParams
-from fashion_mnist.schemas import LABEL_COLUMN, PIXEL_COLUMNS, table_to_arrays
+from fashion_mnist.schemas import (
+    LABEL_COLUMN,
+    PIXEL_COLUMNS,
+    REBUILD_TABLES,
+    RETRAIN,
+    table_to_arrays,
+)
 from tests.support.synthetic import make_table
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "base"
@@ -39,19 +51,24 @@ def _with_pixels(table: pd.DataFrame, pixels: np.ndarray) -> pd.DataFrame:
     return frame
 
 
+def _project_entry(pattern: str, filepath: Path) -> DataCatalog:
+    """A catalog of the project's entry ``pattern``, its file moved to ``filepath``."""
+    entry = copy.deepcopy(yaml.safe_load((CONF / "catalog.yml").read_text())[pattern])
+    entry["dataset"]["filepath"] = str(filepath)
+    return DataCatalog.from_config({pattern: entry})
+
+
+def _tables(folder: Path) -> DataCatalog:
+    """A fresh catalog of the project's table entry, its files in ``folder``."""
+    return _project_entry(
+        "fashion_mnist_{split}", folder / "fashion_mnist_{split}.parquet"
+    )
+
+
 @pytest.fixture
 def catalog(tmp_path):
     """The project's table entry (a factory with the validator), under tmp_path."""
-    entry = yaml.safe_load((CONF / "catalog.yml").read_text())["fashion_mnist_{split}"]
-    assert entry["validator"]["class"] == VALIDATOR
-    config = {
-        "fashion_mnist_{split}": {
-            "type": "pandas.ParquetDataset",
-            "filepath": str(tmp_path / "fashion_mnist_{split}.parquet"),
-            "validator": entry["validator"],
-        }
-    }
-    return DataCatalog.from_config(config)
+    return _tables(tmp_path)
 
 
 def _refused(catalog: DataCatalog, table, mode: str = "save") -> str:
@@ -70,10 +87,12 @@ def _refused(catalog: DataCatalog, table, mode: str = "save") -> str:
 
 
 # ---------------------------------------------------------------- tables
-def test_a_valid_table_is_saved_and_loaded_back_unchanged(catalog, table):
+def test_a_valid_table_is_saved_and_loaded_back_unchanged(catalog, table, tmp_path):
     catalog.save("fashion_mnist_test", table)
 
-    pd.testing.assert_frame_equal(catalog.load("fashion_mnist_test"), table)
+    loaded = _tables(tmp_path).load("fashion_mnist_test")  # from the file
+
+    pd.testing.assert_frame_equal(loaded, table)
 
 
 def test_float_pixels_in_0_1_are_refused_naming_the_column_and_its_dtype(
@@ -87,17 +106,14 @@ def test_float_pixels_in_0_1_are_refused_naming_the_column_and_its_dtype(
     assert "pixel_000: dtype('uint8') — 1 case (e.g. float64)" in message
 
 
-@pytest.mark.parametrize("mode", ["save", "load"])
-def test_int64_pixels_outside_0_255_are_refused_with_the_bad_values(
-    catalog, table, mode, tmp_path
-):
+def _int64_out_of_range(table: pd.DataFrame) -> pd.DataFrame:
     pixels = table[PIXEL_COLUMNS].to_numpy().astype(np.int64)
     pixels[4, 0], pixels[5, 1] = 300, -5
-    broken = _with_pixels(table, pixels)
-    if mode == "load":
-        broken.to_parquet(tmp_path / "fashion_mnist_train.parquet", index=False)
+    return _with_pixels(table, pixels)
 
-    message = _refused(catalog, broken, mode)
+
+def test_int64_pixels_outside_0_255_are_refused_with_the_bad_values(catalog, table):
+    message = _refused(catalog, _int64_out_of_range(table))
 
     assert "pixel_000: dtype('uint8') — 1 case (e.g. 300)" in message
     assert "pixel_001: dtype('uint8') — 1 case (e.g. -5)" in message
@@ -150,6 +166,46 @@ def test_a_table_missing_a_class_is_refused_with_the_fix(catalog, table, rows):
         "every class 0..9 must have an image. Rebuild it with: kedro run "
         "--pipelines ingestion" in message
     )
+
+
+def _nan_pixel(table: pd.DataFrame) -> pd.DataFrame:
+    broken = _with_pixels(table, table[PIXEL_COLUMNS].to_numpy(np.float64))
+    broken.loc[0, "pixel_000"] = np.nan
+    return broken
+
+
+def _label_10(table: pd.DataFrame) -> pd.DataFrame:
+    return table.assign(**{LABEL_COLUMN: [10, *table[LABEL_COLUMN].iloc[1:]]})
+
+
+# A table file replaced on disk after ingestion, as a user or another tool might.
+CHANGED_ON_DISK = {
+    "floats-in-0-1": (
+        lambda t: _with_pixels(t, t[PIXEL_COLUMNS].to_numpy() / 255),
+        ["784 check(s) failed", "pixel_000: dtype('uint8') — 1 case (e.g. float64)"],
+    ),
+    "int64-300-and-minus-5": (
+        _int64_out_of_range,
+        ["pixel_000: dtype('uint8') — 1 case (e.g. 300)", "pixel_001: dtype('uint8') — 1 case (e.g. -5)"],
+    ),
+    "nan-pixel": (_nan_pixel, ["pixel_000: not_nullable — 1 case (e.g. nan)"]),
+    "label-10": (_label_10, ["label: in_range(0, 9) — 1 case (e.g. 10)"]),
+    "no-rows": (lambda t: t.iloc[:0], [f"the table is empty (no rows). {REBUILD_TABLES}"]),
+    "one-row": (lambda t: t.iloc[:1], [f"every class 0..9 must have an image. {REBUILD_TABLES}"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", CHANGED_ON_DISK)
+def test_a_table_file_changed_on_disk_is_refused_on_load_naming_the_problem(
+    catalog, table, tmp_path, case
+):
+    change, problems = CHANGED_ON_DISK[case]
+    change(table).to_parquet(tmp_path / "fashion_mnist_train.parquet", index=False)
+
+    message = _refused(catalog, None, mode="load")
+
+    for problem in problems:
+        assert problem in message
 
 
 def test_columns_out_of_order_are_refused_naming_them(catalog, table):
@@ -302,10 +358,13 @@ def test_a_prediction_grid_over_100_images_names_rows_cols_and_the_limit(
     ("change", "named"),
     [
         ({"rows": 0}, "prediction_grid.rows Input should be greater than or equal to 1 [type=greater_than_equal, input_value=0"),
+        ({"rows": -1}, "prediction_grid.rows Input should be greater than or equal to 1 [type=greater_than_equal, input_value=-1"),
+        ({"rows": "abc"}, "prediction_grid.rows Input should be a valid integer, unable to parse string as an integer [type=int_parsing, input_value='abc'"),
         ({"dpi": 20}, "prediction_grid.dpi Input should be greater than or equal to 50 [type=greater_than_equal, input_value=20"),
         ({"only_misclassified": "maybe"}, "prediction_grid.only_misclassified Input should be a valid boolean, unable to interpret input [type=bool_parsing, input_value='maybe'"),
         ({"colums": 4}, "prediction_grid.colums Extra inputs are not permitted [type=extra_forbidden, input_value=4"),
     ],
+    ids=["rows-0", "rows-minus-1", "rows-abc", "dpi-20", "only-misclassified-maybe", "misspelt-key"],
 )  # fmt: skip
 def test_a_bad_grid_parameter_is_named_with_its_value(validator, params, change, named):
     grid = {**params["reporting"]["prediction_grid"], **change}
@@ -412,3 +471,75 @@ def test_groups_absent_from_the_parameters_are_not_checked(validator):
     assert validator.validate_raw_params({"other": {"anything": 1}}) == {
         "other": {"anything": 1}
     }
+
+
+# ---------------------------------------------------------------- models
+SCRATCH = "scratch.model"
+
+
+@pytest.fixture
+def models(tmp_path) -> DataCatalog:
+    """The project's model entry (``{model}.model``), its files under tmp_path."""
+    return _project_entry("{model}.model", tmp_path / "{model}" / "model.safetensors")
+
+
+def _write_model(path: Path, model: dict[str, torch.Tensor]) -> None:
+    """Write ``model`` with a true checksum, as a run would: only its content can be wrong."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = {"format": FORMAT, "sha256": tensor_digest(model), "mlflow_run_id": ""}
+    save_file(model, str(path), metadata=header)
+
+
+def _loading_refused(models: DataCatalog) -> str:
+    with pytest.raises(DatasetError) as raised:
+        models.load(SCRATCH)
+    return str(raised.value)
+
+
+def test_a_valid_model_file_loads_back_unchanged(models, tmp_path):
+    model = {"weight": torch.randn(10, 784), "bias": torch.randn(10)}
+    _write_model(tmp_path / "scratch" / "model.safetensors", model)
+
+    loaded = models.load(SCRATCH)
+
+    assert set(loaded) == {"weight", "bias"}
+    assert all(torch.equal(loaded[key], model[key]) for key in model)
+
+
+@pytest.mark.parametrize(
+    ("model", "problem"),
+    [
+        ({"weight": torch.zeros(10, 783), "bias": torch.zeros(10)}, "weight has shape (10, 783), expected (10, 784)"),
+        ({"weight": torch.zeros(10, 784, dtype=torch.float64), "bias": torch.zeros(10, dtype=torch.float64)}, "weight has dtype torch.float64, expected torch.float32; bias has dtype torch.float64, expected torch.float32"),
+        ({"weight": torch.zeros(10, 784)}, "keys ['weight'], expected ['bias', 'weight']"),
+        ({"weight": torch.full((10, 784), float("nan")), "bias": torch.zeros(10)}, "weight holds non-finite values (NaN or inf)"),
+    ],
+    ids=["wrong-shape", "float64", "missing-bias", "nan-weight"],
+)  # fmt: skip
+def test_a_model_file_that_breaks_the_model_contract_is_refused_by_name(
+    models, tmp_path, model, problem
+):
+    path = tmp_path / "scratch" / "model.safetensors"
+    _write_model(path, model)
+
+    message = _loading_refused(models)
+
+    assert message == (
+        f"{SCRATCH}: {path} is not a valid softmax regression model: {problem}. "
+        f"{RETRAIN}"
+    )
+
+
+def test_a_model_file_whose_bytes_changed_is_refused_by_name(models, tmp_path):
+    path = tmp_path / "scratch" / "model.safetensors"
+    _write_model(path, {"weight": torch.zeros(10, 784), "bias": torch.zeros(10)})
+    content = bytearray(path.read_bytes())
+    content[-10] ^= 0xFF  # the tensor data ends the file; the header leads it
+    path.write_bytes(bytes(content))
+
+    message = _loading_refused(models)
+
+    assert message == (
+        f"{SCRATCH}: {path} was changed after it was written: its tensors do not "
+        f"match the SHA-256 stored in the file. {RETRAIN}"
+    )

@@ -59,12 +59,12 @@ def test_a_validated_group_is_logged_field_by_field_under_its_dotted_names():
     assert model_fields("lr", 0.1) == {}
 
 
-def test_a_nodes_parameter_fields_go_to_the_bound_run_in_one_request(isolated_mlflow):
-    client = MlflowClient(isolated_mlflow)
+def test_a_nodes_parameter_fields_go_to_the_bound_run_in_one_request(mlflow_store):
+    client = MlflowClient(mlflow_store)
     mlflow_run = client.create_run(client.create_experiment("params"))
     evaluation = EvaluationParams.model_validate({"thresholds": THRESHOLDS})
     hook = ParameterLoggingHook()
-    run.bind(mlflow_run.info.run_id, isolated_mlflow, frozenset())
+    run.bind(mlflow_run.info.run_id, mlflow_store, frozenset())
     try:
         for _ in range(2):  # a second node reading the same group logs nothing new
             hook.before_node_run(node=None, inputs={"params:evaluation": evaluation})

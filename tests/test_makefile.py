@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 
 import pytest
 
+from tests.support.processes import environment
 from tests.support.project import PROJECT_ROOT
 
 SERVERS = {"serve": "SERVE_HOST", "mlflow-ui": "MLFLOW_HOST", "viz": "VIZ_HOST"}
@@ -18,7 +18,7 @@ def dry_run(target: str, **env: str) -> str:
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, **env},
+        env=environment(env),
     )
     return result.stdout
 
@@ -45,6 +45,7 @@ def test_make_viz_refuses_a_port_kedro_viz_cannot_use_in_one_sentence(port):
         capture_output=True,
         text=True,
         check=False,
+        env=environment(),
     )
 
     assert result.returncode != 0

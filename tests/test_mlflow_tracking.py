@@ -1,121 +1,52 @@
 """What one `kedro run` records in MLflow, read back with MlflowClient."""
 
-import shutil
-
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from mlflow import MlflowClient
 
+from fashion_mnist.params import MODELS
 from fashion_mnist.schemas import PIXEL_COLUMNS
-from tests.support.project import SYNTHETIC_TRAINING, make_synthetic_project
+from fashion_mnist.tracking.gate import ThresholdGateError
+from tests.support.project import SYNTHETIC_TRAINING
+from tests.support.runs import (
+    EVERY_ARTIFACT,
+    artifacts,
+    assert_complete_record,
+    client_for,
+    logged_models,
+    run_named,
+    runs,
+)
 
-MODELS = ["scratch", "concise"]
-FIGURES = ["prediction_grid.png", "learning_curves.png", "confusion_matrix.png"]
-EXPECTED_ARTIFACTS = {
-    "model_comparison.csv",
-    "learning_curves.png",
-    *(f"{m}/{f}" for m in MODELS for f in [*FIGURES, "metrics.json", "history.csv"]),
-}
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    project = make_synthetic_project(tmp_path_factory.mktemp("mlflow") / "project")
-    project.kedro("run")
-    project.first_outputs = tmp_path_factory.mktemp("first-run") / "data"
-    shutil.copytree(project.path / "data", project.first_outputs)
-    return project
+DEFAULTS = "__default__ defaults"
 
 
-@pytest.fixture(scope="module")
-def first_outputs(project):
-    """The data folder as the first run left it, whatever order the tests run in.
+def test_one_run_records_params_tags_metric_histories_and_artifacts(synthetic_run):
+    client = client_for(synthetic_run.path)
 
-    Taken right after the first run, before any test runs kedro again.
-    """
-    return project.first_outputs
+    run = run_named(client, DEFAULTS)
 
-
-@pytest.fixture(scope="module")
-def client(project):
-    return MlflowClient(f"sqlite:///{project.path / 'mlflow.db'}")
-
-
-def _runs(client):
-    experiment = client.get_experiment_by_name("fashion_mnist")
-    return client.search_runs(
-        [experiment.experiment_id], order_by=["attributes.start_time ASC"]
+    assert run.info.status == "FINISHED"
+    assert_complete_record(
+        client,
+        run,
+        epochs=SYNTHETIC_TRAINING["num_epochs"],
+        params={
+            "training.lr": str(SYNTHETIC_TRAINING["lr"]),
+            "training.batch_size": str(SYNTHETIC_TRAINING["batch_size"]),
+        },
+        tags={"device": "cpu"},
     )
 
 
-def _artifacts(client, run_id, path=None):
-    files = set()
-    for item in client.list_artifacts(run_id, path):
-        files |= _artifacts(client, run_id, item.path) if item.is_dir else {item.path}
-    return files
-
-
-def assert_complete_run(client, run, epochs):
-    """Params, tags, metric histories, artifacts and loadable models of one run."""
-    params, tags, metrics = run.data.params, run.data.tags, run.data.metrics
-    assert params["training.lr"] == str(SYNTHETIC_TRAINING["lr"])
-    assert params["training.batch_size"] == str(SYNTHETIC_TRAINING["batch_size"])
-    assert params["evaluation.thresholds.min_test_acc"] == "0.7"
-    assert params["reporting.prediction_grid.cols"] == "6"
-    for tag in [
-        "git_commit",
-        "git_dirty",
-        "torch_version",
-        "kedro_version",
-        "mlflow_version",
-    ]:
-        assert tags[tag]
-    assert tags["device"] == "cpu" and tags["seed"] == "0"
-    assert {t for t in tags if t.startswith("data_md5.")} == {
-        f"data_md5.{f}"
-        for f in [
-            "train-images-idx3-ubyte.gz",
-            "train-labels-idx1-ubyte.gz",
-            "t10k-images-idx3-ubyte.gz",
-            "t10k-labels-idx1-ubyte.gz",
-        ]
-    }
-    for model in MODELS:
-        for metric in ["train_loss", "train_acc", "test_acc"]:
-            history = client.get_metric_history(run.info.run_id, f"{model}.{metric}")
-            assert sorted(m.step for m in history) == list(range(1, epochs + 1))
-        for final in ["train_loss", "train_acc", "test_loss", "test_acc"]:
-            assert f"{model}.final.{final}" in metrics
-        assert f"{model}.final.test_acc.Ankle boot" in metrics
-    assert EXPECTED_ARTIFACTS <= _artifacts(client, run.info.run_id)
-
-
-def _logged_models(client, run):
-    models = client.search_logged_models(
-        experiment_ids=[run.info.experiment_id],
-        filter_string=f"source_run_id = '{run.info.run_id}'",
-    )
-    return {m.name: m for m in models}
-
-
-def test_one_run_records_params_tags_metric_histories_and_artifacts(project, client):
-    runs = _runs(client)
-
-    assert len(runs) >= 1
-    first = runs[0]
-    assert first.info.status == "FINISHED"
-    assert first.info.run_name == "__default__ defaults"
-    assert_complete_run(client, first, epochs=SYNTHETIC_TRAINING["num_epochs"])
-
-
-def test_the_final_metrics_match_the_metrics_files(first_outputs, client):
-    run = _runs(client)[0]
+def test_the_final_metrics_match_the_metrics_files(synthetic_run):
+    run = run_named(client_for(synthetic_run.path), DEFAULTS)
 
     for model in MODELS:
         saved = pd.read_json(
-            first_outputs / f"08_reporting/{model}/metrics.json", typ="series"
+            synthetic_run.path / f"data/08_reporting/{model}/metrics.json",
+            typ="series",
         )
         assert run.data.metrics[f"{model}.final.test_acc"] == pytest.approx(
             saved["test_acc"]
@@ -126,21 +57,23 @@ def test_the_final_metrics_match_the_metrics_files(first_outputs, client):
 
 
 def test_both_models_load_with_pyfunc_and_predict_what_evaluation_predicted(
-    first_outputs, client
+    synthetic_run,
 ):
-    run = _runs(client)[0]
-    test = pd.read_parquet(first_outputs / "03_primary/fashion_mnist_test.parquet")
+    client = client_for(synthetic_run.path)
+    run = run_named(client, DEFAULTS)
+    data = synthetic_run.path / "data"
+    test = pd.read_parquet(data / "03_primary/fashion_mnist_test.parquet")
     images = test[PIXEL_COLUMNS].to_numpy(dtype=np.uint8)
     mlflow.set_tracking_uri(client.tracking_uri)
 
-    logged = _logged_models(client, run)
+    logged = logged_models(client, run)
 
     assert set(logged) == {f"{m}_model" for m in MODELS}
     for model in MODELS:
         pyfunc = mlflow.pyfunc.load_model(logged[f"{model}_model"].model_uri)
         predicted = pyfunc.predict(images)
         expected = pd.read_parquet(
-            first_outputs / f"07_model_output/{model}/test_predictions.parquet"
+            data / f"07_model_output/{model}/test_predictions.parquet"
         )
         np.testing.assert_array_equal(predicted["class_index"], expected["predicted"])
         np.testing.assert_allclose(
@@ -153,44 +86,38 @@ def test_both_models_load_with_pyfunc_and_predict_what_evaluation_predicted(
         assert "integers 0–255" in pyfunc.metadata.metadata["input"]
 
 
-def test_two_learning_rates_give_two_runs_with_their_own_params(project, client):
-    project.kedro("run", "--params", "training.lr=0.3")
-
-    runs = _runs(client)
-
-    by_lr = {run.data.params["training.lr"]: run for run in runs}
-    assert {"0.5", "0.3"} <= set(by_lr)
-    assert by_lr["0.3"].info.run_name == "__default__ training.lr=0.3"
-    assert by_lr["0.3"].info.run_id != by_lr["0.5"].info.run_id
-
-
 def test_a_failing_gate_leaves_a_failed_run_with_its_metrics_and_artifacts(
-    project, client
+    tmp_path, synthetic_run
 ):
-    result = project.kedro(
-        "run", "--params", "evaluation.thresholds.max_train_loss=0.000001", check=False
+    project = synthetic_run.copy(
+        tmp_path / "project", ("01_raw", "03_primary"), store=True
     )
+    client = client_for(project.path)
 
-    run = _runs(client)[-1]
-    assert result.returncode != 0
-    assert "Threshold gate failed" in result.stdout + result.stderr
+    with pytest.raises(ThresholdGateError, match="Threshold gate failed"):
+        project.run(
+            runtime_params={"evaluation": {"thresholds": {"max_train_loss": 1e-6}}}
+        )
+
+    (run,) = runs(client)
     assert run.info.status == "FAILED"
+    assert run.data.tags["fashion_mnist.end_reason"].startswith(
+        "ThresholdGateError: Threshold gate failed"
+    )
     assert "scratch.final.test_acc" in run.data.metrics
-    assert EXPECTED_ARTIFACTS <= _artifacts(client, run.info.run_id)
+    assert EVERY_ARTIFACT <= artifacts(client, run.info.run_id)
 
 
 @pytest.mark.real_data
 def test_the_default_real_run_records_the_final_test_accuracy_of_both_models(real_run):
-    client = MlflowClient(f"sqlite:///{real_run.path / 'mlflow.db'}")
+    run = run_named(client_for(real_run.path), DEFAULTS)
 
-    runs = [r for r in _runs(client) if r.info.run_name == "__default__ defaults"]
-
-    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    assert run.info.status == "FINISHED"
     for model in MODELS:
         saved = pd.read_json(
             real_run.path / f"data/08_reporting/{model}/metrics.json", typ="series"
         )
-        assert runs[0].data.metrics[f"{model}.final.test_acc"] == pytest.approx(
+        assert run.data.metrics[f"{model}.final.test_acc"] == pytest.approx(
             saved["test_acc"]
         )
         assert saved["test_acc"] > 0.7

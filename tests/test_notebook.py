@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
+from tests.support.processes import environment
 from tests.support.project import PROJECT_ROOT
 
 NOTEBOOK = PROJECT_ROOT / "notebooks" / "explore_fashion_mnist.ipynb"
@@ -63,16 +63,10 @@ def test_the_committed_notebook_has_no_outputs():
 def test_the_notebook_runs_top_to_bottom_on_a_real_run(real_run, tmp_path):
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell(PROBE))
-    env = {
-        **os.environ,
-        "FASHION_MNIST_PROJECT": str(real_run.path),
-        "KEDRO_DISABLE_TELEMETRY": "1",
-        "DO_NOT_TRACK": "1",
-    }
-    # The project copy's own sqlite store, not a server named by the caller.
-    env.pop("MLFLOW_TRACKING_URI", None)
-    # conftest's headless Agg would hide the figures; the notebook asks for inline.
-    env.pop("MPLBACKEND", None)
+    # The project copy's own sqlite store (environment() leaves out the test
+    # process's); conftest's headless Agg would hide the figures: the notebook
+    # asks for inline.
+    env = environment({"FASHION_MNIST_PROJECT": str(real_run.path), "MPLBACKEND": None})
     kernel = _kernel_manager(tmp_path / "kernels")
     client = NotebookClient(
         notebook,

@@ -27,6 +27,8 @@ def code_in_order(markdown: str) -> list[str]:
 
 def make_commands(snippet: str) -> list[list[str]]:
     """The targets of each `make` command in a line of shell: `make a b X=1` gives [a, b]."""
+    if not re.search(r"\bmake\b", snippet):
+        return []  # prose in backticks (an error message) need not be shell
     # A trailing backslash continues a shell line; shlex would read it as an escape.
     words = shlex.split(snippet.rstrip().removesuffix("\\"), comments=True)
     commands = []

@@ -1,4 +1,8 @@
-"""After training: the registry's champion, `make serve`, and models that hold no pickle."""
+"""`make serve` on the real run's champion, and logged models that hold no pickle.
+
+How a run registers its models and moves the champion is proven on small
+synthetic runs in tests/pipelines/registry/test_pipeline.py.
+"""
 
 from __future__ import annotations
 
@@ -13,19 +17,12 @@ import urllib.request
 import numpy as np
 import pandas as pd
 import pytest
-from mlflow import MlflowClient
 
-from tests.support.processes import free_port, wait_for
-from tests.support.project import PROJECT_ROOT, make_project_copy
-from tests.support.runs import (
-    client_for,
-    copy_data,
-    logged_models,
-    runs,
-    stop_process_group,
-)
+from tests.support.processes import environment, free_port, stop, wait_for
+from tests.support.project import PROJECT_ROOT
+from tests.support.runs import client_for, logged_models, run_named
 
-pytestmark = [pytest.mark.real_data, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 
 def _post(url: str, body: dict) -> tuple[int, dict]:
@@ -43,15 +40,15 @@ def _post(url: str, body: dict) -> tuple[int, dict]:
 
 @pytest.fixture(scope="module")
 def served(real_run, tmp_path_factory):
-    """`make serve` on the real run's project: the scratch model's champion."""
-    shutil.copy2(PROJECT_ROOT / "Makefile", real_run.path / "Makefile")
+    """`make serve` in the real run's project (read only): the scratch model's champion."""
     port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     process = subprocess.Popen(
-        # -o install: use the project's .venv as it is, never reinstall from the copy.
-        ["make", "-o", "install", "serve", f"VENV={PROJECT_ROOT / '.venv'}", f"SERVE_PORT={port}"],
-        cwd=real_run.path,
-        env=real_run.environment(),
+        # The project's Makefile, run in the copy (-C); -o install: use the
+        # project's .venv as it is, never reinstall from the copy.
+        ["make", "-C", str(real_run.path), "-f", str(PROJECT_ROOT / "Makefile"),
+         "-o", "install", "serve", f"VENV={PROJECT_ROOT / '.venv'}", f"SERVE_PORT={port}"],
+        env=environment(),
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -60,7 +57,7 @@ def served(real_run, tmp_path_factory):
         wait_for(f"http://127.0.0.1:{port}/ping", process, log, timeout=180)
         yield f"http://127.0.0.1:{port}/invocations"
     finally:
-        stop_process_group(process)
+        stop(process)
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +65,7 @@ def test_table(real_run) -> pd.DataFrame:
     return pd.read_parquet(real_run.path / "data/03_primary/fashion_mnist_test.parquet")
 
 
+@pytest.mark.real_data
 def test_make_serve_answers_for_all_10000_test_images_as_the_evaluation_scored_them(
     served, test_table, real_run
 ):
@@ -86,6 +84,7 @@ def test_make_serve_answers_for_all_10000_test_images_as_the_evaluation_scored_t
     assert accuracy == pytest.approx(metrics["test_acc"], abs=1e-12)
 
 
+@pytest.mark.real_data
 @pytest.mark.parametrize(
     ("transform", "expected"),
     [
@@ -114,50 +113,6 @@ def test_the_served_model_accepts_raw_pixels_and_refuses_the_rest_with_a_short_4
         assert len(json.dumps(answer)) < 1000
 
 
-def test_a_run_registers_its_models_and_the_champion_moves_only_to_a_better_one(
-    tmp_path, real_project
-):
-    project = make_project_copy(tmp_path / "project")
-    copy_data(real_project.path, project.path, ("01_raw", "03_primary"))
-    project.kedro("run", "--params", "training.lr=0.05")
-    project.kedro("run")
-    project.kedro("run", "--params", "training.lr=0.05")
-    client = client_for(project.path)
-    worse, better, worse_again = runs(client)
-
-    for model in ["scratch", "concise"]:
-        name = f"fashion_mnist_{model}"
-        versions = {
-            v.run_id: v for v in client.search_model_versions(f"name = '{name}'")
-        }
-        champion = client.get_model_version_by_alias(name, "champion")
-        assert len(versions) == 3
-        assert champion.run_id == better.info.run_id
-        assert float(champion.tags["test_acc"]) == pytest.approx(
-            better.data.metrics[f"{model}.final.test_acc"]
-        )
-        assert champion.tags["git_commit"] == better.data.tags["git_commit"]
-        assert float(versions[worse_again.info.run_id].tags["test_acc"]) < float(
-            champion.tags["test_acc"]
-        )
-
-
-def test_a_run_failing_its_gate_registers_nothing(tmp_path, real_project):
-    project = make_project_copy(tmp_path / "project")
-    copy_data(real_project.path, project.path, ("01_raw", "03_primary"))
-
-    project.kedro(
-        "run",
-        "--params",
-        "training.num_epochs=1,training.lr=0.001,evaluation.on_failure=warn",
-    )
-
-    assert (
-        MlflowClient(client_for(project.path).tracking_uri).search_registered_models()
-        == []
-    )
-
-
 class _Payload:
     """Unpickling it would create a marker file: proof that code ran."""
 
@@ -178,12 +133,11 @@ except Exception as error:
 """
 
 
-def test_a_tampered_model_artifact_runs_no_code_on_load(real_run, tmp_path):
-    project = make_project_copy(tmp_path / "project")
-    shutil.copy2(real_run.path / "mlflow.db", project.path / "mlflow.db")
-    client = client_for(project.path)
-    (run,) = [r for r in runs(client) if r.info.run_name == "__default__ defaults"]
+def test_a_tampered_model_artifact_runs_no_code_on_load(synthetic_run, tmp_path):
+    client = client_for(synthetic_run.path)
+    run = run_named(client, "__default__ defaults")
     model = logged_models(client, run)["scratch_model"]
+    # A copy of the logged model: the shared run stays as it was.
     folder = tmp_path / "model"
     shutil.copytree(model.artifact_location.removeprefix("file://"), folder)
     files = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}

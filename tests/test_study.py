@@ -10,7 +10,7 @@ import optuna
 import pytest
 from mlflow import MlflowClient
 
-from fashion_mnist.datasets.tuning_datasets import OptunaStorageDataset, TrialRuns
+from fashion_mnist.datasets.tuning_datasets import TrialRuns
 from fashion_mnist.params import TrainingParams, TuningParams
 from fashion_mnist.study import (
     end_dead_workers_trials,
@@ -20,6 +20,7 @@ from fashion_mnist.study import (
 )
 from fashion_mnist.tracking import run as tracking_run
 from fashion_mnist.tracking.processes import END_REASON
+from tests.support.optuna_storage import sqlite_storage
 
 TUNING = TuningParams.model_validate(
     {
@@ -37,11 +38,11 @@ def _dead_pid() -> int:
 
 
 @pytest.fixture
-def tracked(isolated_mlflow):
+def tracked(mlflow_store):
     """A client and a bound parent run, as a ``kedro run`` of the tuning pipeline has."""
-    client = MlflowClient(isolated_mlflow)
+    client = MlflowClient(mlflow_store)
     parent = client.create_run(client.create_experiment("tuning")).info.run_id
-    tracking_run.bind(parent, isolated_mlflow, frozenset())
+    tracking_run.bind(parent, mlflow_store, frozenset())
     yield client, TrialRuns(parent)
     tracking_run.unbind()
 
@@ -85,9 +86,7 @@ def test_a_restarted_worker_ends_a_dead_local_workers_trial_failed_and_its_run_k
     tmp_path, tracked
 ):
     client, trial_runs = tracked
-    storage = OptunaStorageDataset(
-        credentials={"url": f"sqlite:///{tmp_path / 'optuna.db'}"}
-    ).load()
+    storage = sqlite_storage(tmp_path / "optuna.db")
     study = optuna.create_study(study_name="reaped", storage=storage)
     pid = _dead_pid()
     dead, dead_run = _running_trial(
@@ -114,11 +113,9 @@ def test_a_trial_whose_heartbeat_stopped_ends_failed_and_its_run_killed(
     tmp_path, tracked
 ):
     client, trial_runs = tracked
-    storage = OptunaStorageDataset(
-        credentials={"url": f"sqlite:///{tmp_path / 'optuna.db'}"},
-        heartbeat_interval=1,
-        grace_period=1,
-    ).load()
+    storage = sqlite_storage(
+        tmp_path / "optuna.db", heartbeat_interval=1, grace_period=1
+    )
     study = optuna.create_study(study_name="reaped", storage=storage)
     number, run_id = _running_trial(study, trial_runs, host="another-host", pid=1)
     study_id = storage.get_study_id_from_name("reaped")
@@ -139,9 +136,7 @@ def test_a_trial_whose_heartbeat_stopped_ends_failed_and_its_run_killed(
 
 
 def test_an_empty_study_is_an_empty_table_with_the_trial_columns(tmp_path):
-    storage = OptunaStorageDataset(
-        credentials={"url": f"sqlite:///{tmp_path / 'optuna.db'}"}
-    ).load()
+    storage = sqlite_storage(tmp_path / "optuna.db")
     study = optuna.create_study(study_name="empty", storage=storage)
 
     table = trials_table(study)

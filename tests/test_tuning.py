@@ -1,7 +1,10 @@
-"""Tuning through `kedro run` on the real data: workers, resume, retrain, credentials.
+"""Tuning through Kedro: a study, retrain and `--env tuned`; workers, kill, Ctrl-C, storage.
 
-Every test drives real `kedro` processes in a project copy holding the real
-Fashion-MNIST tables; a short search space keeps each trial to a few epochs.
+Every test works on a copy of the session's synthetic project (400 training
+images): what a study finds on the real data is what `make sweep` measures.
+The study, retrain and `--env tuned` run in this process (the pipelines and
+the catalog are the point); workers sharing a study, a killed worker, Ctrl-C
+and a storage that refuses connections are real `kedro` processes.
 """
 
 from __future__ import annotations
@@ -13,25 +16,36 @@ import optuna
 import pytest
 import yaml
 
-from tests.support.processes import free_port
-from tests.support.project import make_project_copy
+from tests.support.processes import refused_port
+from tests.support.project import ProjectCopy
 from tests.support.runs import (
+    artifact_table,
     artifact_text,
     artifacts,
     client_for,
-    copy_data,
     finish,
     runs,
     start_kedro,
     wait_for_text,
 )
 
-pytestmark = [pytest.mark.real_data, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 PASSWORD = "s3cret-pw"
+# A worker started with these trains each trial for a thousand epochs (tens of
+# seconds): it is still inside its first trial when the test signals it.
+LONG_TRIALS = (
+    "--params",
+    "tuning.search_space.num_epochs.low=1000,tuning.search_space.num_epochs.high=1001",
+)
 
 
-def _tuning(study: str, n_trials: int, epochs: tuple[int, int] = (2, 3)) -> dict:
+def _tuning(study: str, n_trials: int) -> dict:
+    """A study of `n_trials` trials of two or three epochs on the synthetic images.
+
+    Parameters merge key by key (settings.py): conf/base's ``weight_decay``
+    stays in the search space.
+    """
     return {
         "tuning": {
             "model": "scratch",
@@ -40,11 +54,12 @@ def _tuning(study: str, n_trials: int, epochs: tuple[int, int] = (2, 3)) -> dict
             "timeout_s": None,
             "sampler_seed": 0,
             "n_startup_trials": 10,
-            "validation": {"size": 10000, "seed": 0},
+            "fixed": {"batch_size": 32},
+            "validation": {"size": 100, "seed": 0},
             "pruner": {"n_startup_trials": 10, "n_warmup_steps": 1},
             "search_space": {
                 "lr": {"type": "float", "low": 0.05, "high": 0.5, "log": True},
-                "num_epochs": {"type": "int", "low": epochs[0], "high": epochs[1]},
+                "num_epochs": {"type": "int", "low": 2, "high": 3},
                 "lr_schedule": {"type": "categorical", "choices": ["cosine"]},
                 "standardize": {"type": "categorical", "choices": [True, False]},
             },
@@ -52,11 +67,12 @@ def _tuning(study: str, n_trials: int, epochs: tuple[int, int] = (2, 3)) -> dict
     }
 
 
-def _project(real_project, path, settings: dict):
-    project = make_project_copy(path)
-    copy_data(real_project.path, project.path, ("01_raw", "03_primary"))
+def _project(synthetic_run, tmp_path, study: str, n_trials: int) -> ProjectCopy:
+    project = synthetic_run.copy(
+        tmp_path / "project", layers=("01_raw", "03_primary"), store=True
+    )
     (project.path / "conf/local/parameters_tuning.yml").write_text(
-        yaml.safe_dump(settings)
+        yaml.safe_dump(_tuning(study, n_trials))
     )
     return project
 
@@ -69,10 +85,16 @@ def _kedro_runs(client, pipeline: str) -> list:
     return [r for r in runs(client) if r.data.tags.get("kedro.pipelines") == pipeline]
 
 
-def test_a_short_study_then_retrain_then_a_run_with_env_tuned(real_project, tmp_path):
-    project = _project(real_project, tmp_path / "project", _tuning("short", 4))
+def _files_holding(project: ProjectCopy, text: str) -> list:
+    """The project's files that hold ``text``: logs, kedro-viz's run events, stores."""
+    files = [p for p in project.path.rglob("*") if p.is_file()]
+    return [p for p in files if text.encode() in p.read_bytes()]
 
-    project.kedro("run", "--pipelines", "tuning")
+
+def test_a_short_study_then_retrain_then_a_run_with_env_tuned(synthetic_run, tmp_path):
+    project = _project(synthetic_run, tmp_path, "short", 4)
+
+    project.run(pipeline_names=["tuning"])
 
     study = optuna.load_study(
         study_name="short", storage=f"sqlite:///{project.path / 'optuna.db'}"
@@ -110,7 +132,7 @@ def test_a_short_study_then_retrain_then_a_run_with_env_tuned(real_project, tmp_
     assert best["params"] == study.best_params
     assert worker.data.metrics["tuning.best_val_acc"] == pytest.approx(study.best_value)
 
-    project.kedro("run", "--pipelines", "retrain")
+    project.run(pipeline_names=["retrain"])
 
     tuned = yaml.safe_load(
         (project.path / "conf/tuned/parameters_training.yml").read_text()
@@ -124,17 +146,24 @@ def test_a_short_study_then_retrain_then_a_run_with_env_tuned(real_project, tmp_
     )
     assert retrain.data.metrics["tuned.val_acc"] == pytest.approx(study.best_value)
 
-    project.kedro("run", "--env", "tuned", "--pipelines", "training")
+    # `kedro run --env tuned --pipelines training --tags scratch`: KEDRO_ENV is --env.
+    project.run(
+        env={"KEDRO_ENV": "tuned"}, pipeline_names=["training"], tags=["scratch"]
+    )
 
     (tuned_run,) = _kedro_runs(client, "training")
     for name, value in study.best_params.items():
         assert tuned_run.data.params[f"training.{name}"] == str(value)
+    history = artifact_table(
+        client, tuned_run.info.run_id, "scratch/history.csv", tmp_path / "tuned"
+    )
+    assert len(history) == study.best_params["num_epochs"]
 
 
 def test_two_workers_share_a_postgresql_study_and_never_print_its_password(
-    real_project, postgres, tmp_path
+    synthetic_run, postgres, tmp_path
 ):
-    project = _project(real_project, tmp_path / "project", _tuning("shared", 6))
+    project = _project(synthetic_run, tmp_path, "shared", 6)
     url = postgres.replace("postgres@", f"postgres:{PASSWORD}@") + "/optuna"
     env = {"OPTUNA_STORAGE": url}
 
@@ -147,6 +176,7 @@ def test_two_workers_share_a_postgresql_study_and_never_print_its_password(
     assert [code for code, _ in results] == [0, 0], results[0][1][-3000:]
     for _, output in results:
         assert PASSWORD not in output
+    assert _files_holding(project, PASSWORD) == []
     study = optuna.load_study(study_name="shared", storage=url)
     numbers = [t.number for t in study.trials]
     assert len(numbers) >= 6
@@ -168,55 +198,59 @@ def test_two_workers_share_a_postgresql_study_and_never_print_its_password(
         assert best["study"] == "shared"
 
 
-def test_an_unreachable_storage_is_named_without_its_password(real_project, tmp_path):
-    project = _project(real_project, tmp_path / "project", _tuning("nowhere", 2))
-    url = f"postgresql://tuner:{PASSWORD}@127.0.0.1:{free_port()}/optuna"
+def test_an_unreachable_storage_is_named_without_its_password(synthetic_run, tmp_path):
+    project = _project(synthetic_run, tmp_path, "nowhere", 2)
 
-    result = project.kedro(
-        "run", "--pipelines", "tuning", check=False, env={"OPTUNA_STORAGE": url}
-    )
+    with refused_port() as port:
+        url = f"postgresql://tuner:{PASSWORD}@127.0.0.1:{port}/optuna"
+        result = project.kedro(
+            "run", "--pipelines", "tuning", check=False, env={"OPTUNA_STORAGE": url}
+        )
 
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert PASSWORD not in output
-    assert "Cannot open the Optuna storage postgresql://tuner:***@127.0.0.1" in output
+    masked = f"postgresql://tuner:***@127.0.0.1:{port}/optuna"
+    assert f"Cannot open the Optuna storage {masked}" in output
+    assert _files_holding(project, PASSWORD) == []
 
 
-def _worker_in_a_trial(real_project, tmp_path, study: str, trial: int):
-    """A project copy and a tuning worker caught in the middle of trial ``trial``.
+def _worker_in_its_first_trial(synthetic_run, tmp_path, study: str, n_trials: int):
+    """A project copy and a tuning worker caught inside trial 0, which runs for seconds.
 
     The worker logs that a trial started once it has claimed it and recorded
-    its MLflow run; 8 to 10 epochs keep the trial running for seconds after.
+    its MLflow run.
 
     Returns:
         The project, the Optuna storage URL, the worker and its log.
     """
-    project = _project(real_project, tmp_path / "project", _tuning(study, 5, (8, 10)))
+    project = _project(synthetic_run, tmp_path, study, n_trials)
     storage = f"sqlite:///{project.path / 'optuna.db'}"
-    process, log = start_kedro(project.path, "run", "--pipelines", "tuning")
-    wait_for_text(log, f"Study '{study}': trial {trial} started", process)
+    process, log = start_kedro(
+        project.path, "run", "--pipelines", "tuning", *LONG_TRIALS
+    )
+    wait_for_text(log, f"Study '{study}': trial 0 started", process)
     return project, storage, process, log
 
 
 def test_a_killed_worker_restarted_ends_its_stale_trial_and_repeats_nothing(
-    real_project, tmp_path
+    synthetic_run, tmp_path
 ):
-    # Trial 1: the study then holds a finished trial and a running one.
-    stale = 1
-    project, storage, process, _ = _worker_in_a_trial(
-        real_project, tmp_path, "resume", stale
+    stale = 0
+    project, storage, process, _ = _worker_in_its_first_trial(
+        synthetic_run, tmp_path, "resume", 4
     )
 
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
-    code, output = finish(*start_kedro(project.path, "run", "--pipelines", "tuning"))
+    # Another process, this one, restarts the worker with the study's short trials.
+    project.run(pipeline_names=["tuning"])
 
-    assert code == 0, output[-3000:]
     study = optuna.load_study(study_name="resume", storage=storage)
     trial = study.trials[stale]
     assert trial.state.name == "FAIL"
     assert "ended without finishing the trial" in trial.user_attrs["fail_reason"]
-    assert len([t for t in study.trials if t.state.is_finished()]) == 5
+    assert len(study.trials) == 4
     assert all(t.state.is_finished() for t in study.trials)
     params = [tuple(sorted(t.params.items())) for t in study.trials]
     assert len(set(params)) == len(params)
@@ -246,11 +280,11 @@ def test_a_killed_worker_restarted_ends_its_stale_trial_and_repeats_nothing(
 
 
 def test_ctrl_c_ends_the_running_trial_failed_and_every_run_killed(
-    real_project, tmp_path
+    synthetic_run, tmp_path
 ):
     running = 0
-    project, storage, process, log = _worker_in_a_trial(
-        real_project, tmp_path, "stop", running
+    project, storage, process, log = _worker_in_its_first_trial(
+        synthetic_run, tmp_path, "stop", 2
     )
     wait_for_text(log, "scratch: epoch 1/", process)  # inside the trial's training
 

@@ -8,16 +8,10 @@ goes to a proxy that refuses every connection, and the browser may only reach
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import random
 import re
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
@@ -30,6 +24,13 @@ from kedro.pipeline import Pipeline
 from playwright.sync_api import Page, sync_playwright
 
 from fashion_mnist.pipeline_registry import register_pipelines
+from tests.support.processes import (
+    environment,
+    free_port,
+    refused_port,
+    stop,
+    wait_for_text,
+)
 from tests.support.project import PROJECT_ROOT, make_project_copy
 
 pytestmark = pytest.mark.slow
@@ -53,9 +54,20 @@ VIZ_SETTINGS = {
 }
 ARTIFACT = PROJECT_ROOT / "test-artifacts" / "kedro-viz.png"
 STARTUP_TIMEOUT_S = 120
-STOP_TIMEOUT_S = 15
-# kedro-viz refuses ports above 49151 and tries the next four when one is taken.
-PORT_RANGE = (20000, 45000)
+# kedro-viz refuses ports above 49151 (and tries the next four when one is taken).
+VIZ_PORTS_BELOW = 49152
+# The layout has settled when every node stayed in place for this many looks
+# in a row, one every LAYOUT_POLL_MS (kedro-viz animates nodes into place).
+LAYOUT_POLL_MS = 100
+SETTLED_LOOKS = 3
+LAYOUT_SETTLED = """(looks) => {
+    const layout = Array.from(document.querySelectorAll('g.pipeline-node'),
+        g => g.getAttribute('class') + g.getAttribute('transform')).join('|');
+    const same = layout !== '' && layout === window.__vizLayout;
+    window.__vizLayout = layout;
+    window.__vizSame = same ? (window.__vizSame || 0) + 1 : 0;
+    return window.__vizSame >= looks;
+}"""
 
 
 @dataclass
@@ -65,18 +77,6 @@ class VizServer:
     log: Path
 
 
-def _free_port() -> int:
-    for _ in range(100):
-        port = random.randrange(*PORT_RANGE)
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"No free TCP port in {PORT_RANGE}")
-
-
 def _get(url: str) -> bytes:
     # No proxy from the environment: the server is on this machine.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -84,30 +84,11 @@ def _get(url: str) -> bytes:
         return response.read()
 
 
-def _stop(process: subprocess.Popen) -> None:
-    """Stop the CLI and the server it spawned: they share the CLI's process group."""
-    group = process.pid
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(group, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        process.poll()  # reap the CLI, or the group never looks empty
-        try:
-            os.killpg(group, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(group, signal.SIGKILL)
-    process.wait(timeout=STOP_TIMEOUT_S)
-
-
 @pytest.fixture(scope="module")
 def refusing_proxy() -> Iterator[str]:
     """A proxy address that refuses connections: bound, never listening."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    with refused_port() as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")
@@ -116,22 +97,19 @@ def viz_server(tmp_path_factory, refusing_proxy) -> Iterator[VizServer]:
     root = tmp_path_factory.mktemp("viz")
     project = make_project_copy(root / "project").path
     log = root / "viz.log"
-    env = {
-        **os.environ,
-        "KEDRO_DISABLE_TELEMETRY": "1",
-        "DO_NOT_TRACK": "1",
-        # kedro-viz asks PyPI for its latest version at start-up and per page load.
-        "HTTPS_PROXY": refusing_proxy,
-        "https_proxy": refusing_proxy,
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-        # kedro-telemetry writes a user id under the config folder even when opted out.
-        "XDG_CONFIG_HOME": str(root / "config"),
-        "COLUMNS": "200",
-    }
-    env.pop("MLFLOW_TRACKING_URI", None)
+    env = environment(
+        {
+            # kedro-viz asks PyPI for its latest version at start-up and per page load.
+            "HTTPS_PROXY": refusing_proxy,
+            "https_proxy": refusing_proxy,
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+            # kedro-telemetry writes a user id under the config folder even when opted out.
+            "XDG_CONFIG_HOME": str(root / "config"),
+        }
+    )
     command = [sys.executable, "-m", "kedro", "viz", "run", "--host", "127.0.0.1"]
-    command += ["--port", str(_free_port()), "--no-browser"]
+    command += ["--port", str(free_port(below=VIZ_PORTS_BELOW)), "--no-browser"]
     with log.open("w") as stream:
         process = subprocess.Popen(
             command,
@@ -142,19 +120,13 @@ def viz_server(tmp_path_factory, refusing_proxy) -> Iterator[VizServer]:
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        match = None
-        while match is None:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(
-                    f"kedro viz run did not start (exit code {process.poll()}):\n"
-                    + log.read_text()[-6000:]
-                )
-            time.sleep(0.2)
-            match = re.search(r"running at\s+(http://\S+?)/?\s", log.read_text())
+        # Printed once the server answers, in one write with its address.
+        wait_for_text(log, "Kedro Viz is running at", process, STARTUP_TIMEOUT_S)
+        match = re.search(r"running at\s+(http://\S+?)/?\s", log.read_text())
+        assert match, log.read_text()[-6000:]
         yield VizServer(url=match.group(1), project=project, log=log)
     finally:
-        _stop(process)
+        stop(process)
 
 
 @pytest.fixture(scope="module")
@@ -179,11 +151,12 @@ def _drawn_nodes(page: Page) -> list[tuple[str, str]]:
 
 
 def _open(page: Page, url: str) -> None:
+    """Open the page and wait until the flowchart is drawn and its nodes stopped moving."""
     page.goto(url)
     page.wait_for_selector("g.pipeline-node--task", timeout=60_000)
-    # Let the layout's transition settle before reading or taking a picture.
-    page.wait_for_load_state("networkidle")
-    page.wait_for_timeout(1000)
+    page.wait_for_function(
+        LAYOUT_SETTLED, arg=SETTLED_LOOKS, polling=LAYOUT_POLL_MS, timeout=60_000
+    )
 
 
 @pytest.fixture(scope="module")
@@ -277,7 +250,7 @@ def test_the_expanded_page_draws_every_node_and_dataset(
     dismiss = page.get_by_role("button", name="Dismiss")
     if dismiss.count():
         dismiss.first.click()
-        page.wait_for_timeout(500)
+        dismiss.first.wait_for(state="hidden")
     drawn = _drawn_nodes(page)
     ARTIFACT.parent.mkdir(exist_ok=True)
     # `make docs-picture` copies it to docs/pipeline.png; tests never write tracked files.

@@ -7,6 +7,7 @@ import pytest
 from kedro.io import DatasetError
 
 from fashion_mnist.datasets import VerifiedIDXDataset, idx_dataset
+from tests.support.processes import refused_port
 from tests.support.synthetic import idx_bytes, make_images, write_gz
 
 FILE = "train-labels-idx1-ubyte.gz"
@@ -37,7 +38,10 @@ class _CountingServer:
             ("127.0.0.1", 0), partial(Handler, directory=str(root))
         )
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # shutdown() waits for the loop's next poll: 0.05 s, not the default 0.5 s.
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def close(self):
@@ -145,9 +149,10 @@ def test_the_environment_variable_folder_is_tried_before_local_dirs(
 
 def test_a_failing_mirror_is_skipped_for_the_next_one(tmp_path, content, mirror):
     md5 = write_gz(tmp_path / "unused.gz", content)
-    dead = "http://127.0.0.1:9/"  # the discard port: connection refused
 
-    loaded = _dataset(tmp_path, md5, mirrors=[dead, mirror.url]).load()
+    with refused_port() as port:
+        dead = f"http://127.0.0.1:{port}/"
+        loaded = _dataset(tmp_path, md5, mirrors=[dead, mirror.url]).load()
 
     assert loaded.content == content
     assert mirror.requests == [f"/{FILE}"]

@@ -45,11 +45,11 @@ def _register(uri: str, tmp_path, test_acc: float) -> str:
 
 
 def test_each_run_registers_a_version_linked_to_its_run_and_logged_model(
-    isolated_mlflow, tmp_path
+    mlflow_store, tmp_path
 ):
-    run_id = _register(isolated_mlflow, tmp_path, 0.80)
+    run_id = _register(mlflow_store, tmp_path, 0.80)
 
-    client = MlflowClient(isolated_mlflow)
+    client = MlflowClient(mlflow_store)
     version = client.get_model_version(NAME, "1")
     (logged,) = client.search_logged_models(
         experiment_ids=[client.get_run(run_id).info.experiment_id]
@@ -60,12 +60,12 @@ def test_each_run_registers_a_version_linked_to_its_run_and_logged_model(
     assert version.tags["mlflow_run_id"] == run_id
 
 
-def test_the_champion_moves_only_to_a_better_test_accuracy(isolated_mlflow, tmp_path):
-    first = _register(isolated_mlflow, tmp_path, 0.80)
-    _register(isolated_mlflow, tmp_path, 0.70)
-    client = MlflowClient(isolated_mlflow)
+def test_the_champion_moves_only_to_a_better_test_accuracy(mlflow_store, tmp_path):
+    first = _register(mlflow_store, tmp_path, 0.80)
+    _register(mlflow_store, tmp_path, 0.70)
+    client = MlflowClient(mlflow_store)
     after_worse = client.get_model_version_by_alias(NAME, "champion")
-    third = _register(isolated_mlflow, tmp_path, 0.90)
+    third = _register(mlflow_store, tmp_path, 0.90)
     after_better = client.get_model_version_by_alias(NAME, "champion")
 
     assert (str(after_worse.version), after_worse.run_id) == ("1", first)
@@ -73,10 +73,10 @@ def test_the_champion_moves_only_to_a_better_test_accuracy(isolated_mlflow, tmp_
 
 
 def test_a_run_that_logged_no_model_cannot_register_and_says_why(
-    isolated_mlflow, tmp_path
+    mlflow_store, tmp_path
 ):
     run_id = mlflow.start_run(experiment_id=_experiment(tmp_path)).info.run_id
-    run.bind(run_id, isolated_mlflow, frozenset())
+    run.bind(run_id, mlflow_store, frozenset())
     try:
         with pytest.raises(DatasetError, match="logged no model 'scratch_model'"):
             ModelRegistryDataset().save({"scratch": {"test_acc": 0.8}})

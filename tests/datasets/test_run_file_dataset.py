@@ -31,12 +31,15 @@ def _csv(path, **kwargs):
 
 
 @pytest.fixture
-def bound_run(isolated_mlflow):
+def bound_run(mlflow_store, tmp_path):
     """An MLflow run bound as the `kedro run`'s, the way the project's hook binds it."""
-    mlflow_run = MlflowClient(isolated_mlflow).create_run(
-        mlflow.set_experiment("records").experiment_id
+    client = MlflowClient(mlflow_store)
+    # Artifacts under tmp_path, not in ./mlruns of the working folder.
+    experiment = client.create_experiment(
+        "records", artifact_location=(tmp_path / "artifacts").as_uri()
     )
-    run.bind(mlflow_run.info.run_id, isolated_mlflow, frozenset())
+    mlflow_run = client.create_run(experiment)
+    run.bind(mlflow_run.info.run_id, mlflow_store, frozenset())
     yield mlflow_run.info.run_id
     run.unbind()
 
@@ -100,7 +103,7 @@ def test_a_save_in_another_thread_logs_the_artifact_to_the_bound_run(
     assert len(client.search_runs([client.get_run(bound_run).info.experiment_id])) == 1
 
 
-def test_nothing_is_logged_outside_a_kedro_run(tmp_path, isolated_mlflow):
+def test_nothing_is_logged_outside_a_kedro_run(tmp_path, mlflow_store):
     _csv(tmp_path / "history.csv", artifact_path="scratch").save(
         pd.DataFrame({"epoch": [1]})
     )

@@ -4,6 +4,7 @@ import pytest
 from kedro.io import DatasetError
 
 from fashion_mnist.datasets.tuning_datasets import OptunaStorageDataset, mask_url
+from tests.support.processes import refused_port
 
 
 def test_a_storage_url_is_shown_without_its_password():
@@ -17,16 +18,13 @@ def test_a_storage_url_is_shown_without_its_password():
 
 
 def test_an_unreachable_storage_is_a_clear_error_without_the_password():
-    url = "postgresql://tuner:s3cret-pw@127.0.0.1:9/optuna"
-
-    with pytest.raises(DatasetError) as error:
+    with refused_port() as port, pytest.raises(DatasetError) as error:
+        url = f"postgresql://tuner:s3cret-pw@127.0.0.1:{port}/optuna"
         OptunaStorageDataset(credentials={"url": url}).load()
 
     message = str(error.value)
-    assert (
-        "Cannot open the Optuna storage postgresql://tuner:***@127.0.0.1:9/optuna"
-        in message
-    )
+    masked = f"postgresql://tuner:***@127.0.0.1:{port}/optuna"
+    assert f"Cannot open the Optuna storage {masked}" in message
     assert "s3cret-pw" not in message
 
 

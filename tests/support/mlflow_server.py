@@ -19,7 +19,7 @@ class TrackingServer:
     log: Path
 
     def stop(self) -> None:
-        """Terminate the server (kill it after 20 s)."""
+        """Terminate the server and its workers (kill them after 20 s)."""
         stop(self.process)
 
 
@@ -34,7 +34,7 @@ def start_tracking_server(
         log: the file that receives the server's stdout and stderr.
 
     Raises:
-        RuntimeError: the server exited before answering (it is stopped first).
+        AssertionError: the server exited before answering.
         TimeoutError: /health did not answer within 120 s (it is stopped first).
     """
     port = free_port()
@@ -47,6 +47,8 @@ def start_tracking_server(
         ],
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
+        # Its own process group: `stop` ends the server's workers with it.
+        start_new_session=True,
     )  # fmt: skip
     server = TrackingServer(f"http://127.0.0.1:{port}", process, log)
     try:

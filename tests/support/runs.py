@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import contextlib
 import shutil
 import signal
 import subprocess
@@ -13,41 +13,57 @@ from pathlib import Path
 import pandas as pd
 from mlflow import MlflowClient
 
+from fashion_mnist.params import MODELS
+from tests.support.processes import environment, wait_for_text
 
-def start_kedro(project_path: Path, *args: str, env: dict[str, str] | None = None):
+__all__ = [
+    "EVERY_ARTIFACT",
+    "artifact_table",
+    "artifact_text",
+    "artifacts",
+    "assert_complete_record",
+    "client_for",
+    "copy_data",
+    "finish",
+    "logged_models",
+    "run_named",
+    "runs",
+    "start_kedro",
+    "wait_for_text",
+]
+
+FIGURES = ["prediction_grid.png", "learning_curves.png", "confusion_matrix.png"]
+# The artifacts of a default run: the comparison, and each model's reports.
+EVERY_ARTIFACT = {
+    "model_comparison.csv",
+    "learning_curves.png",
+    *(f"{m}/{f}" for m in MODELS for f in [*FIGURES, "metrics.json", "history.csv"]),
+}
+RAW_FILES = [
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+]
+
+
+def start_kedro(
+    project_path: Path, *args: str, env: dict[str, str | None] | None = None
+):
     """Start `kedro ARGS` in the project copy; its output goes to a log file.
 
     Returns:
         The process and the path of its log.
     """
     log = project_path / f"kedro-{time.monotonic_ns()}.log"
-    full_env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "COLUMNS": "200"}
-    full_env.pop("MLFLOW_TRACKING_URI", None)
-    full_env.update(env or {})
     process = subprocess.Popen(
         [sys.executable, "-m", "kedro", *args],
         cwd=project_path,
-        env=full_env,
+        env=environment(env),
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
     )
     return process, log
-
-
-def wait_for_text(log: Path, text: str, process, timeout: float = 300) -> None:
-    """Wait until `text` appears in the log; fail if the process ends first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in log.read_text(errors="replace"):
-            return
-        if process.poll() is not None:
-            raise AssertionError(
-                f"kedro exited {process.returncode} before printing {text!r}:\n"
-                + log.read_text(errors="replace")[-4000:]
-            )
-        time.sleep(0.05)
-    process.kill()
-    raise AssertionError(f"{text!r} did not appear within {timeout} s")
 
 
 def finish(process, log: Path, timeout: float = 600) -> tuple[int, str]:
@@ -70,8 +86,15 @@ def copy_data(source: Path, target: Path, layers: tuple[str, ...]) -> None:
 
 
 def client_for(project_path: Path) -> MlflowClient:
-    """A client for the project copy's embedded store."""
-    return MlflowClient(f"sqlite:///{project_path / 'mlflow.db'}")
+    """A client for the project copy's embedded store.
+
+    Made in the copy: MLflow keeps one store object per URI in a process,
+    whose default artifact root is ``./mlruns`` of the folder it was made in,
+    so an experiment a later in-process run creates keeps its artifacts in
+    the copy, never in the working folder of the tests.
+    """
+    with contextlib.chdir(project_path):
+        return MlflowClient(f"sqlite:///{project_path / 'mlflow.db'}")
 
 
 def runs(client: MlflowClient) -> list:
@@ -82,6 +105,13 @@ def runs(client: MlflowClient) -> list:
     return client.search_runs(
         [experiment.experiment_id], order_by=["attributes.start_time ASC"]
     )
+
+
+def run_named(client: MlflowClient, name: str):
+    """The one run of the project's experiment called ``name`` (a shared store holds others)."""
+    found = [r for r in runs(client) if r.info.run_name == name]
+    assert len(found) == 1, f"{len(found)} runs named {name!r}"
+    return found[0]
 
 
 def artifacts(client: MlflowClient, run_id: str, path: str | None = None) -> set[str]:
@@ -112,11 +142,45 @@ def logged_models(client: MlflowClient, run) -> dict:
     return {m.name: m for m in models}
 
 
-def stop_process_group(process) -> None:
-    """SIGTERM a server started with ``start_new_session=True``, then SIGKILL it."""
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+def assert_complete_record(
+    client: MlflowClient,
+    run,
+    *,
+    epochs: int,
+    params: dict[str, str] | None = None,
+    tags: dict[str, str] | None = None,
+) -> None:
+    """One run holds every param, tag, metric history, artifact and both models, ready.
+
+    Args:
+        client: A client of the run's store.
+        run: The run, as ``search_runs`` returns it.
+        epochs: The training epochs: each history has one step per epoch.
+        params: Parameter values the run must hold, besides the defaults checked here.
+        tags: Tag values the run must hold, besides the reproducibility tags.
+    """
+    logged, tagged, metrics = run.data.params, run.data.tags, run.data.metrics
+    expected = {
+        "evaluation.thresholds.min_test_acc": "0.7",
+        "reporting.prediction_grid.cols": "6",
+        **(params or {}),
+    }
+    assert {key: logged.get(key) for key in expected} == expected
+    for tag in ["git_commit", "git_dirty", "torch_version", "kedro_version"]:
+        assert tagged[tag]
+    assert tagged["mlflow_version"] and tagged["seed"] == "0" and tagged["device"]
+    assert {key: tagged.get(key) for key in tags or {}} == (tags or {})
+    assert {t for t in tagged if t.startswith("data_md5.")} == {
+        f"data_md5.{f}" for f in RAW_FILES
+    }
+    for model in MODELS:
+        for metric in ["train_loss", "train_acc", "test_acc"]:
+            history = client.get_metric_history(run.info.run_id, f"{model}.{metric}")
+            assert sorted(m.step for m in history) == list(range(1, epochs + 1))
+        for final in ["train_loss", "train_acc", "test_loss", "test_acc"]:
+            assert f"{model}.final.{final}" in metrics
+        assert f"{model}.final.test_acc.Ankle boot" in metrics
+    assert EVERY_ARTIFACT <= artifacts(client, run.info.run_id)
+    models = logged_models(client, run)
+    assert set(models) == {f"{m}_model" for m in MODELS}
+    assert {str(m.status) for m in models.values()} == {"READY"}

@@ -9,21 +9,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
+from fashion_mnist.params import ClassNames
 from fashion_mnist.schemas import LABEL_COLUMN, PIXEL_COLUMNS
 
-CLASS_NAMES = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-]
+# The project's own class names, read and validated as every run reads them.
+CLASS_NAMES: list[str] = ClassNames.model_validate(
+    yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "conf/base/parameters.yml").read_text()
+    )["class_names"]
+).root
 
 
 def make_images(n_per_class: int = 30, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -3,12 +3,10 @@ from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 from kedro_datasets.json import JSONDataset
 
-from fashion_mnist.params import ClassNames, TrainingParams
+from fashion_mnist.params import MODELS, ClassNames, TrainingParams
 from fashion_mnist.pipelines import evaluation, training
 from fashion_mnist.pipelines.evaluation.nodes import COMPARISON_COLUMNS
 from tests.support.synthetic import CLASS_NAMES, make_table, training_params
-
-MODELS = ["scratch", "concise"]
 
 
 def test_evaluation_scores_and_predicts_for_each_model_then_compares_them(tmp_path):
@@ -34,7 +32,7 @@ def test_evaluation_scores_and_predicts_for_each_model_then_compares_them(tmp_pa
 
     comparison = outputs["model_comparison"].load()
     assert list(comparison.columns) == COMPARISON_COLUMNS
-    assert comparison["model"].tolist() == MODELS
+    assert comparison["model"].tolist() == list(MODELS)
     for model, row in zip(MODELS, comparison.itertuples(), strict=True):
         metrics = metrics_datasets[model].load()
         predictions = outputs[f"{model}.test_predictions"].load()

@@ -11,6 +11,7 @@ from kedro_datasets.pandas import CSVDataset
 from matplotlib.image import imread
 
 from fashion_mnist.params import (
+    MODELS,
     ClassNames,
     EvaluationParams,
     ReportingParams,
@@ -19,7 +20,6 @@ from fashion_mnist.params import (
 from fashion_mnist.pipelines import evaluation, reporting, training
 from tests.support.synthetic import CLASS_NAMES, make_table, training_params
 
-MODELS = ["scratch", "concise"]
 FIGURES = ["prediction_grid", "learning_curves", "confusion_matrix"]
 EXPECTED_FILES = sorted(
     [
@@ -113,7 +113,7 @@ def test_a_passing_run_writes_every_metric_file_and_figure(tmp_path):
     assert len(_per_model_reports(pipeline)) == 8
     assert _written(reporting_dir) == EXPECTED_FILES
     comparison = pd.read_csv(reporting_dir / "model_comparison.csv")
-    assert comparison["model"].tolist() == MODELS
+    assert comparison["model"].tolist() == list(MODELS)
     for model in MODELS:
         metrics = json.loads((reporting_dir / model / "metrics.json").read_text())
         row = comparison.set_index("model").loc[model]

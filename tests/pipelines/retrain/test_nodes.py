@@ -5,13 +5,14 @@ import warnings
 import optuna
 import pytest
 
-from fashion_mnist.datasets.tuning_datasets import OptunaStorageDataset, TrialRuns
+from fashion_mnist.datasets.tuning_datasets import TrialRuns
 from fashion_mnist.params import ClassNames, TrainingParams, TuningParams
 from fashion_mnist.pipelines.retrain.nodes import (
     retrain_best,
     study_trials,
     tuned_parameters,
 )
+from tests.support.optuna_storage import sqlite_storage
 from tests.support.synthetic import CLASS_NAMES, make_table, training_params
 
 TUNING = TuningParams.model_validate(
@@ -25,9 +26,7 @@ TUNING = TuningParams.model_validate(
 
 @pytest.fixture
 def storage(tmp_path):
-    return OptunaStorageDataset(
-        credentials={"url": f"sqlite:///{tmp_path / 'optuna.db'}"}
-    ).load()
+    return sqlite_storage(tmp_path / "optuna.db")
 
 
 def test_a_study_that_does_not_exist_names_the_pipeline_to_run_first(storage):

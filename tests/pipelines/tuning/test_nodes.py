@@ -11,7 +11,7 @@ from mlflow import MlflowClient
 from pydantic import ValidationError
 
 import fashion_mnist.softmax
-from fashion_mnist.datasets.tuning_datasets import OptunaStorageDataset, TrialRuns
+from fashion_mnist.datasets.tuning_datasets import TrialRuns
 from fashion_mnist.params import ClassNames, TrainingParams, TuningParams
 from fashion_mnist.pipelines.retrain import create_pipeline as retrain_pipeline
 from fashion_mnist.pipelines.tuning import create_pipeline as tuning_pipeline
@@ -22,6 +22,7 @@ from fashion_mnist.pipelines.tuning.nodes import (
 )
 from fashion_mnist.study import best_trial
 from fashion_mnist.tracking import run as tracking_run
+from tests.support.optuna_storage import sqlite_storage
 from tests.support.synthetic import CLASS_NAMES, make_table, training_params
 
 SMALL_SPACE = {
@@ -49,9 +50,7 @@ def _tuning(**overrides) -> TuningParams:
 
 @pytest.fixture
 def storage(tmp_path):
-    return OptunaStorageDataset(
-        credentials={"url": f"sqlite:///{tmp_path / 'optuna.db'}"}
-    ).load()
+    return sqlite_storage(tmp_path / "optuna.db")
 
 
 @pytest.fixture
@@ -124,11 +123,11 @@ def test_a_short_study_finishes_its_trials_and_reports_its_best(storage, splits)
 
 
 def test_each_trial_is_an_mlflow_run_nested_under_the_workers_run(
-    storage, splits, isolated_mlflow
+    storage, splits, mlflow_store
 ):
-    client = MlflowClient(isolated_mlflow)
+    client = MlflowClient(mlflow_store)
     parent = client.create_run(client.create_experiment("tuning")).info.run_id
-    tracking_run.bind(parent, isolated_mlflow, frozenset())
+    tracking_run.bind(parent, mlflow_store, frozenset())
     try:
         trials = _study(storage, splits, TrialRuns(parent), n_trials=3)
     finally:
@@ -199,8 +198,7 @@ def test_a_worker_that_joins_later_never_repeats_a_finished_trials_parameters(
 def test_a_study_run_again_from_scratch_draws_the_same_trials(tmp_path, splits):
     tables = []
     for name in ("one", "two"):
-        url = f"sqlite:///{tmp_path / f'{name}.db'}"
-        storage = OptunaStorageDataset(credentials={"url": url}).load()
+        storage = sqlite_storage(tmp_path / f"{name}.db")
         tables.append(_study(storage, splits, n_trials=3))
 
     pd.testing.assert_frame_equal(
