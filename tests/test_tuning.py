@@ -67,8 +67,8 @@ def _tuning(study: str, n_trials: int) -> dict:
     }
 
 
-def _project(synthetic_run, tmp_path, study: str, n_trials: int) -> ProjectCopy:
-    project = synthetic_run.copy(
+def _project(source, tmp_path, study: str, n_trials: int) -> ProjectCopy:
+    project = source.copy(
         tmp_path / "project", layers=("01_raw", "03_primary"), store=True
     )
     (project.path / "conf/local/parameters_tuning.yml").write_text(
@@ -215,7 +215,7 @@ def test_an_unreachable_storage_is_named_without_its_password(synthetic_run, tmp
     assert _files_holding(project, PASSWORD) == []
 
 
-def _worker_in_its_first_trial(synthetic_run, tmp_path, study: str, n_trials: int):
+def _worker_in_its_first_trial(source, tmp_path, study: str, n_trials: int):
     """A project copy and a tuning worker caught inside trial 0, which runs for seconds.
 
     The worker logs that a trial started once it has claimed it and recorded
@@ -224,7 +224,7 @@ def _worker_in_its_first_trial(synthetic_run, tmp_path, study: str, n_trials: in
     Returns:
         The project, the Optuna storage URL, the worker and its log.
     """
-    project = _project(synthetic_run, tmp_path, study, n_trials)
+    project = _project(source, tmp_path, study, n_trials)
     storage = f"sqlite:///{project.path / 'optuna.db'}"
     process, log = start_kedro(
         project.path, "run", "--pipelines", "tuning", *LONG_TRIALS
@@ -279,12 +279,16 @@ def test_a_killed_worker_restarted_ends_its_stale_trial_and_repeats_nothing(
     assert best["val_acc"] == pytest.approx(study.best_value)
 
 
+@pytest.mark.real_data
 def test_ctrl_c_ends_the_running_trial_failed_and_every_run_killed(
-    synthetic_run, tmp_path
+    real_project, tmp_path
 ):
+    # The real images: an epoch is about a second of training and a few
+    # milliseconds of MLflow and Optuna writes, so the signal lands in training
+    # (on the synthetic images an epoch is mostly those writes).
     running = 0
     project, storage, process, log = _worker_in_its_first_trial(
-        synthetic_run, tmp_path, "stop", 2
+        real_project, tmp_path, "stop", 2
     )
     wait_for_text(log, "scratch: epoch 1/", process)  # inside the trial's training
 
