@@ -16,6 +16,7 @@ from fashion_mnist.tracking.gate import GateHook, ThresholdGateError
 from fashion_mnist.tracking.names import run_name
 from fashion_mnist.tracking.params import ParameterLoggingHook, model_fields
 from fashion_mnist.tracking.runner_check import RunnerCheckHook, UnsupportedRunnerError
+from tests.support.synthetic import THRESHOLDS
 
 
 @pytest.mark.parametrize(
@@ -36,15 +37,6 @@ def test_the_run_name_says_which_pipelines_filters_runner_and_overrides_ran(
 
 def test_an_async_run_is_named_so():
     assert run_name({}, is_async=True) == "__default__ --async defaults"
-
-
-THRESHOLDS = {
-    "max_train_loss": 0.5,
-    "min_train_acc": 0.7,
-    "max_train_acc": 1.0,
-    "min_test_acc": 0.7,
-    "max_test_acc": 1.0,
-}
 
 
 def test_a_validated_group_is_logged_field_by_field_under_its_dotted_names():

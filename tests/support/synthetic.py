@@ -20,6 +20,12 @@ CLASS_NAMES: list[str] = ClassNames.model_validate(
         (Path(__file__).resolve().parents[2] / "conf/base/parameters.yml").read_text()
     )["class_names"]
 ).root
+# The project's own gate bounds (conf/base/parameters_evaluation.yml).
+THRESHOLDS: dict[str, float] = yaml.safe_load(
+    (
+        Path(__file__).resolve().parents[2] / "conf/base/parameters_evaluation.yml"
+    ).read_text()
+)["evaluation"]["thresholds"]
 
 
 def make_images(n_per_class: int = 30, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

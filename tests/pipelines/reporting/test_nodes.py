@@ -17,17 +17,10 @@ from fashion_mnist.pipelines.reporting.nodes import (
     plot_prediction_grid,
 )
 from fashion_mnist.schemas import LABEL_COLUMN
-from tests.support.synthetic import CLASS_NAMES, make_table
+from tests.support.synthetic import CLASS_NAMES, THRESHOLDS, make_table
 
 RED = to_rgba("tab:red")
 BLACK = to_rgba("black")
-THRESHOLDS = {
-    "max_train_loss": 0.5,
-    "min_train_acc": 0.7,
-    "max_train_acc": 1.0,
-    "min_test_acc": 0.7,
-    "max_test_acc": 1.0,
-}
 GATE_LOGGER = "fashion_mnist.pipelines.reporting.nodes"
 NAMES = ClassNames(CLASS_NAMES)
 
