@@ -15,6 +15,8 @@ MLFLOW_PORT ?= 5000
 # One web worker is plenty for one user's UI, and it starts in a third of the time.
 MLFLOW_WORKERS ?= 1
 SERVE_PORT ?= 5050
+# The largest request `make serve` reads, in MiB (10,000 images as JSON: 20 to 34).
+SERVE_MAX_MB ?= 64
 MODEL ?= scratch
 MODEL_URI ?= models:/fashion_mnist_$(MODEL)@champion
 # The project's embedded store by absolute path, so that `make serve` finds
@@ -28,7 +30,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export MPLBACKEND := Agg
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format viz viz-port viz-build docs-picture mlflow-ui serve bench sweep clean
+.PHONY: help install run test lint format viz viz-port viz-build docs-picture store mlflow-ui serve bench sweep gc clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -74,12 +76,21 @@ docs-picture: install ## Refresh docs/pipeline.png from the kedro-viz browser te
 	$(BIN)/python -m pytest -q tests/test_viz.py
 	cp test-artifacts/kedro-viz.png docs/pipeline.png
 
-mlflow-ui: install ## Open the MLflow UI on the project's store, on $(MLFLOW_HOST):$(MLFLOW_PORT)
+# Each command that can create mlflow.db creates it under the lock `kedro run` takes:
+# two started together (`make serve` and a `kedro run`) would both migrate it.
+# Silent unless it fails (one `Error:` line on stderr): the servers' first lines come first.
+store: install ## Create the project's MLflow store (or check its tracking server) before anything opens it
+	@$(BIN)/python -m fashion_mnist.tracking.store > /dev/null
+
+mlflow-ui: store ## Open the MLflow UI on the project's store, on $(MLFLOW_HOST):$(MLFLOW_PORT)
+	@MLFLOW_TRACKING_URI="$(TRACKING_URI)" $(BIN)/python -m fashion_mnist.tracking.summary http://$(MLFLOW_HOST):$(MLFLOW_PORT)
 	PATH="$(abspath $(BIN)):$$PATH" MLFLOW_WORKERS=$(MLFLOW_WORKERS) $(BIN)/kedro mlflow ui --host $(MLFLOW_HOST) --port $(MLFLOW_PORT)
 
-serve: install ## Serve a registered model over HTTP (MODEL=scratch|concise, the champion; or MODEL_URI=...) on $(SERVE_HOST):$(SERVE_PORT)
-	PATH="$(abspath $(BIN)):$$PATH" MLFLOW_TRACKING_URI="$(TRACKING_URI)" \
-		$(BIN)/mlflow models serve -m "$(MODEL_URI)" --env-manager local --host $(SERVE_HOST) --port $(SERVE_PORT)
+# MLflow's scoring app behind the project's request contract and body-size
+# limit (src/fashion_mnist/serving/app.py); its first line names the version served.
+serve: store ## Serve a registered model over HTTP (MODEL=scratch|concise, the champion; or MODEL_URI=...) on $(SERVE_HOST):$(SERVE_PORT)
+	@MLFLOW_TRACKING_URI="$(TRACKING_URI)" $(BIN)/python -m fashion_mnist.serving \
+		--model-uri "$(MODEL_URI)" --host $(SERVE_HOST) --port $(SERVE_PORT) --max-request-mb $(SERVE_MAX_MB)
 
 bench: install ## Time the training nodes against a plain reference loop
 	@test -f data/03_primary/fashion_mnist_train.parquet || $(BIN)/kedro run --pipelines ingestion
@@ -91,6 +102,11 @@ sweep: install ## Tune (Optuna study, conf/base/parameters_tuning.yml), retrain 
 	$(BIN)/kedro run --pipelines retrain $(SWEEP_ARGS)
 	@echo "Result (tuned_from: study, best trial, validation and test accuracy), in conf/tuned/parameters_training.yml; use it with: kedro run --env tuned"
 	@cat conf/tuned/parameters_training.yml
+
+gc: store ## Delete for good the runs deleted in the UI or with `mlflow runs delete`, artifacts included
+	MLFLOW_TRACKING_URI="$(TRACKING_URI)" $(BIN)/mlflow gc --backend-store-uri "$(TRACKING_URI)"
+	@# mlflow gc empties a run's folder under mlruns/<experiment>/ but leaves it.
+	@find mlruns -mindepth 2 -maxdepth 2 -type d -empty -delete 2>/dev/null || true
 
 clean: ## Remove generated data, reports and caches (keeps .venv, mlflow.db and optuna.db)
 	find data -mindepth 2 -type f ! -name .gitkeep -delete

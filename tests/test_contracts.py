@@ -24,7 +24,8 @@ from kedro.validation.parameter_validator import ParameterValidator
 from safetensors.torch import save_file
 
 from fashion_mnist.datasets.model_dataset import FORMAT, tensor_digest
-from fashion_mnist.params import TuningParams
+from fashion_mnist.params import Hyperparameters, TuningParams
+from fashion_mnist.params.training import SEED_MAX
 from fashion_mnist.schemas import (
     LABEL_COLUMN,
     PIXEL_COLUMNS,
@@ -400,6 +401,9 @@ def test_bad_class_names_are_named_with_their_value(
         ({"scratch": {"batch_size": 0}}, "scratch.batch_size Input should be greater than 0 [type=greater_than, input_value=0"),
         ({"concise": {"lr_schedule": "exp"}}, "concise.lr_schedule Input should be 'constant', 'cosine' or 'linear' [type=literal_error, input_value='exp'"),
         ({"concise": {"epochs": 3}}, "concise.epochs Extra inputs are not permitted [type=extra_forbidden, input_value=3"),
+        ({"seed": 2**64}, "seed seed 18446744073709551616 is outside what torch.Generator.manual_seed takes: use a whole number from 0 to 2**64 - 1 (18446744073709551615)"),
+        ({"scratch": {"seed": -1}}, "scratch.seed seed -1 is outside what torch.Generator.manual_seed takes"),
+        ({"lr": float("inf")}, "lr Input should be a finite number [type=finite_number, input_value=inf"),
     ],
 )  # fmt: skip
 def test_a_bad_training_parameter_is_named_with_its_value(
@@ -409,6 +413,14 @@ def test_a_bad_training_parameter_is_named_with_its_value(
 
     assert "Parameter 'training'" in message
     assert named in message
+
+
+def test_the_seed_bound_is_the_range_torch_generators_take():
+    torch.Generator().manual_seed(SEED_MAX)
+
+    with pytest.raises(ValueError, match="Overflow"):
+        torch.Generator().manual_seed(SEED_MAX + 1)
+    assert Hyperparameters(seed=SEED_MAX).seed == SEED_MAX
 
 
 def test_every_bad_group_is_reported_together_one_a_line(validator, params):

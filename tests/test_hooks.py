@@ -13,7 +13,7 @@ from fashion_mnist import settings
 from fashion_mnist.params import EvaluationParams
 from fashion_mnist.tracking import run
 from fashion_mnist.tracking.gate import GateHook, ThresholdGateError
-from fashion_mnist.tracking.names import run_name
+from fashion_mnist.tracking.names import run_name, run_tags
 from fashion_mnist.tracking.params import ParameterLoggingHook, model_fields
 from fashion_mnist.tracking.runner_check import RunnerCheckHook, UnsupportedRunnerError
 from tests.support.synthetic import THRESHOLDS
@@ -22,21 +22,43 @@ from tests.support.synthetic import THRESHOLDS
 @pytest.mark.parametrize(
     ("run_params", "runner", "expected"),
     [
-        ({}, "SequentialRunner", "__default__ defaults"),
-        ({"pipeline_names": ["training"], "runtime_params": {"training": {"lr": 0.05}}}, "SequentialRunner", "training training.lr=0.05"),
-        ({"from_nodes": ["train_scratch"], "runtime_params": {"training.lr": 0.05}}, "SequentialRunner", "__default__ --from-nodes=train_scratch training.lr=0.05"),
-        ({"tags": ["scratch", "training"]}, "ThreadRunner", "__default__ --tags=scratch,training ThreadRunner defaults"),
-        ({"node_names": ["train_concise"], "to_nodes": ["compare_models"]}, "SequentialRunner", "__default__ --to-nodes=compare_models --nodes=train_concise defaults"),
+        ({}, "SequentialRunner", "defaults __default__"),
+        ({"env": "local"}, "SequentialRunner", "defaults __default__"),
+        ({"env": "tuned"}, "SequentialRunner", "--env=tuned __default__"),
+        ({"pipeline_names": ["training"], "runtime_params": {"training": {"lr": 0.05}}}, "SequentialRunner", "training.lr=0.05 training"),
+        ({"from_nodes": ["train_scratch"], "runtime_params": {"training.lr": 0.05}, "env": "tuned"}, "SequentialRunner", "training.lr=0.05 --env=tuned --from-nodes=train_scratch __default__"),
+        ({"tags": ["scratch", "training"]}, "ThreadRunner", "--tags=scratch,training ThreadRunner __default__"),
+        ({"node_names": ["train_concise"], "to_nodes": ["compare_models"]}, "SequentialRunner", "--to-nodes=compare_models --nodes=train_concise __default__"),
     ],
 )  # fmt: skip
-def test_the_run_name_says_which_pipelines_filters_runner_and_overrides_ran(
+def test_the_run_name_leads_with_overrides_env_filters_and_runner_then_the_pipelines(
     run_params, runner, expected
 ):
     assert run_name(run_params, runner) == expected
 
 
 def test_an_async_run_is_named_so():
-    assert run_name({}, is_async=True) == "__default__ --async defaults"
+    assert run_name({}, is_async=True) == "--async __default__"
+
+
+def test_the_kedro_command_tag_repeats_the_run_env_params_and_runner_included():
+    run_params = {
+        "env": "tuned",
+        "pipeline_names": ["training", "evaluation"],
+        "from_nodes": ["scratch.train"],
+        "runtime_params": {"training": {"lr": 0.05, "seed": 3}},
+    }
+
+    tags = run_tags(run_params, "ThreadRunner")
+
+    assert tags["kedro_command"] == (
+        "kedro run --env=tuned --pipelines=training,evaluation "
+        "--from-nodes=scratch.train --runner=ThreadRunner "
+        "--params=training.lr=0.05,training.seed=3"
+    )
+    assert tags["kedro.env"] == "tuned"
+    assert run_tags({})["kedro_command"] == "kedro run"
+    assert run_tags({})["kedro.env"] == "local"
 
 
 def test_a_validated_group_is_logged_field_by_field_under_its_dotted_names():

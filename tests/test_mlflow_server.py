@@ -19,7 +19,7 @@ def test_a_run_sent_to_a_postgresql_backed_server_records_everything(
 
     client = MlflowClient(tracking_server)
     # The server lives for the whole session: this run is the one so named.
-    run = run_named(client, "__default__ defaults")
+    run = run_named(client, "defaults __default__")
     assert run.info.status == "FINISHED"
     assert_complete_record(
         client,

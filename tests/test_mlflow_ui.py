@@ -1,12 +1,51 @@
-"""`make mlflow-ui` serves the project's own MLflow store on the loopback address."""
+"""`make mlflow-ui` serves the project's own MLflow store on the loopback address.
+
+Its first line is the link to open: the experiment's training runs. MLflow 3's
+UI keeps its view in the browser (local storage ``mlflow.workflowType``,
+``genai`` at first) unless the link says ``workflowType=machine_learning``; a
+real headless Chromium with a fresh profile opens the link as a new user would.
+"""
+
+from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+from playwright.sync_api import sync_playwright
 
 from tests.support.processes import environment, free_port, stop, wait_for
 from tests.support.project import PROJECT_ROOT, make_project_copy
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACT = PROJECT_ROOT / "test-artifacts" / "mlflow-ui.png"
+FIRST_LINE = re.compile(
+    r"MLflow UI: open (http://127\.0\.0\.1:\d+/#/experiments/(\d+)"
+    r"\?workflowType=machine_learning)$"
+)
+
+
+@dataclass
+class UIServer:
+    url: str
+    log: Path
+    store: str
 
 
 def _api(url: str, endpoint: str, body: dict | None = None) -> dict:
@@ -21,36 +60,97 @@ def _api(url: str, endpoint: str, body: dict | None = None) -> dict:
         return json.loads(response.read())
 
 
-def test_make_mlflow_ui_serves_the_project_store_on_loopback(synthetic_run, tmp_path):
-    project = make_project_copy(tmp_path / "project")
+@pytest.fixture(scope="module")
+def ui_server(synthetic_run, tmp_path_factory) -> Iterator[UIServer]:
+    """`make mlflow-ui` in a project copy holding the store of a finished run."""
+    root = tmp_path_factory.mktemp("mlflow-ui")
+    project = make_project_copy(root / "project")
     # The store of a finished run (a copy: the shared run stays as it was).
     shutil.copy2(synthetic_run.path / "mlflow.db", project.path / "mlflow.db")
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "mlflow-ui.log"
+    log = root / "mlflow-ui.log"
     process = subprocess.Popen(
-        # The project's Makefile, run in the copy (-C); -o install: use the
-        # project's .venv as it is, never reinstall from the copy.
-        ["make", "-C", str(project.path), "-f", str(PROJECT_ROOT / "Makefile"),
-         "-o", "install", "mlflow-ui", f"VENV={PROJECT_ROOT / '.venv'}",
-         f"MLFLOW_PORT={port}"],
+        # The project's Makefile, run in the copy (-C) as a user runs it there
+        # (no "Entering directory"); -o install: use the project's .venv as it
+        # is, never reinstall from the copy.
+        ["make", "--no-print-directory", "-C", str(project.path),
+         "-f", str(PROJECT_ROOT / "Makefile"), "-o", "install", "mlflow-ui",
+         f"VENV={PROJECT_ROOT / '.venv'}", f"MLFLOW_PORT={port}"],
         env=environment(),
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
     try:
         wait_for(f"{url}/health", process, log)
-
-        experiment = _api(url, "experiments/get-by-name?experiment_name=fashion_mnist")
-        found = _api(
-            url,
-            "runs/search",
-            {"experiment_ids": [experiment["experiment"]["experiment_id"]]},
-        )
+        yield UIServer(url, log, f"sqlite:///{project.path / 'mlflow.db'}")
     finally:
         stop(process)
 
-    assert [run["info"]["run_name"] for run in found["runs"]] == [
-        "__default__ defaults"
-    ]
+
+def _the_run(store: str):
+    client = MlflowClient(store)
+    experiment = client.get_experiment_by_name("fashion_mnist")
+    (run,) = client.search_runs([experiment.experiment_id])
+    return experiment, run
+
+
+def test_make_mlflow_ui_serves_the_project_store_on_loopback(ui_server):
+    experiment, run = _the_run(ui_server.store)
+
+    served = _api(
+        ui_server.url, "experiments/get-by-name?experiment_name=fashion_mnist"
+    )
+    found = _api(
+        ui_server.url,
+        "runs/search",
+        {"experiment_ids": [served["experiment"]["experiment_id"]]},
+    )
+
+    assert served["experiment"]["experiment_id"] == experiment.experiment_id
+    assert [r["info"]["run_id"] for r in found["runs"]] == [run.info.run_id]
+
+
+def test_the_first_line_opens_the_training_runs_in_a_fresh_browser(ui_server, tmp_path):
+    experiment, run = _the_run(ui_server.store)
+    lines = ui_server.log.read_text().splitlines()
+    starts = next(i for i, line in enumerate(lines) if "kedro mlflow ui" in line)
+    # The recipe's first line (`make store`, its prerequisite, prints before it).
+    match = FIRST_LINE.match(lines[starts - 1])
+    assert match, "\n".join(lines[: starts + 1])
+    link, experiment_id = match.groups()
+    assert link.startswith(ui_server.url) and experiment_id == experiment.experiment_id
+
+    def local_only(route):
+        if route.request.url.startswith(f"{ui_server.url}/"):
+            route.continue_()
+        else:
+            route.abort()
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            tmp_path / "chromium-profile",
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1600, "height": 1000},
+        )
+        try:
+            context.route("**/*", local_only)
+            page = context.new_page()
+            page.goto(link)
+            # The runs table's row of the run, by its name, links to the run.
+            row = page.locator(f"a[href*='/runs/{run.info.run_id}']").first
+            row.wait_for(timeout=60_000)
+            landed = page.url
+            name = row.inner_text()
+            ARTIFACT.parent.mkdir(exist_ok=True)
+            page.screenshot(path=ARTIFACT)
+        finally:
+            context.close()
+
+    assert f"#/experiments/{experiment_id}/runs?" in landed
+    assert "workflowType=machine_learning" in landed
+    assert "overview" not in landed and "genai" not in landed
+    assert name.strip() == run.info.run_name

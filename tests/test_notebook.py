@@ -10,6 +10,7 @@ import nbformat
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
+from mlflow import MlflowClient
 from nbclient import NotebookClient
 
 from tests.support.processes import environment
@@ -46,6 +47,12 @@ def _kernel_manager(kernels: Path) -> KernelManager:
 
 def _outputs(notebook) -> list[dict]:
     return [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
+
+
+def _text(output) -> str:
+    """What an output shows as text: a stream, or a display's plain text."""
+    text = output.get("text") or output.get("data", {}).get("text/plain", "")
+    return "".join(text) if isinstance(text, list) else text
 
 
 def test_the_committed_notebook_has_no_outputs():
@@ -86,6 +93,22 @@ def test_the_notebook_runs_top_to_bottom_on_a_real_run(real_run, tmp_path):
 
     outputs = _outputs(notebook)
     assert not [o for o in outputs if o.output_type == "error"]
+    texts = [_text(o) for o in outputs]
+    # Kedro starts once; nothing warns (tqdm, MLflow, Kedro), nothing on stderr.
+    assert sum("Kedro project" in text for text in texts) == 1
+    assert not [t for t in texts if "WARNING" in t or "Warning:" in t]
+    assert not [o for o in outputs if o.get("name") == "stderr"]
+    # The evidence shown is the champions', named by version and run.
+    client = MlflowClient(f"sqlite:///{real_run.path / 'mlflow.db'}")
+    shown = "\n".join(texts)
+    for model in ("scratch", "concise"):
+        champion = client.get_model_version_by_alias(
+            f"fashion_mnist_{model}", "champion"
+        )
+        assert champion.run_id in shown
+    scratch = client.get_model_version_by_alias("fashion_mnist_scratch", "champion")
+    html = "\n".join(o.get("data", {}).get("text/html", "") for o in outputs)
+    assert f"by fashion_mnist_scratch version {scratch.version}</caption>" in html
     probe = "".join(
         o.text for o in notebook.cells[-1].outputs if o.get("name") == "stdout"
     )

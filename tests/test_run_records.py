@@ -10,25 +10,34 @@ record holds does not depend on it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import signal
+import socket
+import sqlite3
 import subprocess
 import sys
+import threading
+import time
 
 import mlflow
 import pandas as pd
 import pytest
+from click.testing import CliRunner
+from kedro.framework.cli.cli import KedroCLI
 from kedro.io import DatasetError
 from kedro.runner import SequentialRunner, ThreadRunner
 from matplotlib.image import imread
+from mlflow import MlflowClient
 
 from fashion_mnist.datasets import SoftmaxModelDataset
 from fashion_mnist.params import MODELS
 from fashion_mnist.schemas import LABEL_COLUMN, PIXEL_COLUMNS
+from fashion_mnist.tracking.outage import KEPT_ENDS, TrackingServerLost
 from fashion_mnist.tracking.runner_check import UnsupportedRunnerError
-from fashion_mnist.tracking.store import TrackingServerUnavailable
+from fashion_mnist.tracking.store import TrackingServerUnavailable, store_problem
 from tests.support.processes import (
     environment,
     refused_port,
@@ -36,7 +45,12 @@ from tests.support.processes import (
     stop,
     wait_for_text,
 )
-from tests.support.project import SYNTHETIC_TRAINING, ProjectCopy, make_project_copy
+from tests.support.project import (
+    SYNTHETIC_TRAINING,
+    ProjectCopy,
+    inside,
+    make_project_copy,
+)
 from tests.support.runs import (
     artifact_table,
     artifact_text,
@@ -107,17 +121,17 @@ def test_two_runs_at_once_each_record_only_what_they_computed(
 
     client = client_for(project.path)
     together = {
-        "defaults": run_named(client, "__default__ defaults"),
-        "lr=0.3": run_named(client, "__default__ training.lr=0.3"),
+        "defaults": run_named(client, "defaults __default__"),
+        "lr=0.3": run_named(client, "training.lr=0.3 __default__"),
     }
     references = {
         "defaults": (
             client_for(synthetic_run.path),
-            run_named(client_for(synthetic_run.path), "__default__ defaults"),
+            run_named(client_for(synthetic_run.path), "defaults __default__"),
         ),
         "lr=0.3": (
             client_for(alone.path),
-            run_named(client_for(alone.path), "__default__ training.lr=0.3"),
+            run_named(client_for(alone.path), "training.lr=0.3 __default__"),
         ),
     }
     primary = project.path / "data/03_primary"
@@ -167,7 +181,7 @@ def test_the_record_reads_well_in_the_mlflow_ui(runs_at_once):
     project, outputs = runs_at_once
     client = client_for(project.path)
 
-    run = run_named(client, "__default__ defaults")
+    run = run_named(client, "defaults __default__")
 
     experiment = client.get_experiment_by_name("fashion_mnist")
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
@@ -363,7 +377,7 @@ def test_every_runner_gives_one_run_holding_everything(
     client = client_for(project.path)
     (run,) = runs(client)
     assert run.info.status == "FINISHED"
-    assert run.info.run_name == f"__default__ {name} defaults"
+    assert run.info.run_name == f"{name} __default__"
     assert_complete_record(client, run, epochs=EPOCHS)
 
 
@@ -430,9 +444,9 @@ def partial_project(tmp_path_factory, synthetic_run):
 
 def test_a_partial_run_says_what_ran_in_its_name_and_tags(partial_project):
     client = client_for(partial_project.path)
-    full = run_named(client, "__default__ defaults")
+    full = run_named(client, "defaults __default__")
     partial = run_named(
-        client, "__default__ --from-nodes=scratch.train training.lr=0.3"
+        client, "training.lr=0.3 --from-nodes=scratch.train __default__"
     )
 
     tags = partial.data.tags
@@ -447,9 +461,9 @@ def test_a_partial_run_credits_the_model_it_did_not_train_to_the_earlier_run(
     partial_project, tmp_path
 ):
     client = client_for(partial_project.path)
-    full = run_named(client, "__default__ defaults")
+    full = run_named(client, "defaults __default__")
     partial = run_named(
-        client, "__default__ --from-nodes=scratch.train training.lr=0.3"
+        client, "training.lr=0.3 --from-nodes=scratch.train __default__"
     )
 
     comparison = artifact_table(
@@ -472,7 +486,7 @@ def test_node_tags_select_one_model_or_one_stage(tmp_path, synthetic_run):
     project.run(runtime_params={"evaluation": {"on_failure": "warn"}}, tags=["scratch"])
 
     (run,) = runs(client_for(project.path))
-    assert run.info.run_name == "__default__ --tags=scratch evaluation.on_failure=warn"
+    assert run.info.run_name == "evaluation.on_failure=warn --tags=scratch __default__"
     assert "scratch.final.test_acc" in run.data.metrics
     assert not any(key.startswith("concise.") for key in run.data.metrics)
     assert run.data.tags["kedro.tags"] == "scratch"
@@ -519,3 +533,167 @@ def test_an_interrupted_run_in_a_live_process_is_ended_when_the_next_session_sta
     assert interrupted.info.status == "KILLED"
     assert interrupted.data.tags["fashion_mnist.end_reason"] == "SIGINT received"
     assert after.info.status == "FINISHED"
+
+
+class _Relay:
+    """A loopback TCP relay to a server; :meth:`cut` ends it as a killed server would.
+
+    Once cut, the port refuses connections and every open connection is
+    closed: from the run's side, the server is gone.
+    """
+
+    def __init__(self, server_url: str) -> None:
+        self._upstream = ("127.0.0.1", int(server_url.rsplit(":", 1)[1]))
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._open: list[socket.socket] = []
+        self.cut_at: float | None = None
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                downstream, _ = self._listener.accept()
+            except OSError:  # cut
+                return
+            upstream = socket.create_connection(self._upstream)
+            self._open += [downstream, upstream]
+            for source, target in [(downstream, upstream), (upstream, downstream)]:
+                threading.Thread(
+                    target=self._pump, args=(source, target), daemon=True
+                ).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, target: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(1 << 16):
+                target.sendall(data)
+        with contextlib.suppress(OSError):
+            target.shutdown(socket.SHUT_WR)
+
+    def cut(self) -> None:
+        """Stop listening and close every connection, once."""
+        if self.cut_at is None:
+            self.cut_at = time.monotonic()
+        for sock in [self._listener, *self._open]:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
+class _CutAtSecondEpoch(logging.Handler):
+    """Cuts the relay once training logs its second epoch: the server dies mid-run."""
+
+    def __init__(self, relay: _Relay) -> None:
+        super().__init__()
+        self.relay = relay
+        self.trained: set[str] = set()  # the models that logged an epoch
+
+    def emit(self, record: logging.LogRecord) -> None:
+        model, _, rest = record.getMessage().partition(": epoch ")
+        if rest:
+            self.trained.add(model)
+        if rest.startswith("2/"):
+            self.relay.cut()
+
+
+def test_a_tracking_server_lost_mid_run_stops_it_in_one_sentence_and_the_next_run_ends_it_failed(
+    tmp_path, synthetic_run, tracking_server
+):
+    project = synthetic_run.copy(tmp_path / "project", TABLES)
+    relay = _Relay(tracking_server)
+    uri = f"http://alice:s3cr3tpw@127.0.0.1:{relay.port}"
+    training_log = logging.getLogger("fashion_mnist.softmax")
+    cutter = _CutAtSecondEpoch(relay)
+    training_log.addHandler(cutter)
+    try:
+        with pytest.raises(TrackingServerLost) as excinfo:
+            project.run(
+                runtime_params={"training": {"num_epochs": 3}},
+                pipeline_names=["training"],
+                env={"MLFLOW_TRACKING_URI": uri},
+            )
+    finally:
+        training_log.removeHandler(cutter)
+        relay.cut()
+    (kept,) = (project.path / KEPT_ENDS).glob("*.json")
+    client = MlflowClient(tracking_server)
+    status_while_lost = client.get_run(kept.stem).info.status
+
+    project.run(
+        pipeline_names=["ingestion"], env={"MLFLOW_TRACKING_URI": tracking_server}
+    )
+
+    lost = client.get_run(kept.stem)
+    message = str(excinfo.value)
+    assert message == (
+        f"The MLflow tracking server http://alice:***@127.0.0.1:{relay.port} stopped "
+        "answering during the run ([Errno 111] Connection refused); the run stopped "
+        f"at its first failed request, and the next run that reaches the server "
+        f"ends run {kept.stem} FAILED with this reason (kept in {kept})."
+    )
+    assert excinfo.value.__cause__ is None and excinfo.value.__suppress_context__
+    # It stopped at the first failed request: the other model never trained.
+    assert len(cutter.trained) == 1, cutter.trained
+    assert mlflow.active_run() is None
+    assert status_while_lost == "RUNNING"
+    assert lost.info.status == "FAILED"
+    assert lost.data.tags["fashion_mnist.end_reason"].startswith(
+        "the MLflow tracking server stopped answering during the run "
+        "([Errno 111] Connection refused); recorded by run "
+    )
+    assert not kept.exists()
+
+
+def test_a_locked_store_is_named_in_one_sentence_and_nothing_runs(
+    tmp_path, synthetic_run
+):
+    project = synthetic_run.copy(tmp_path / "project", TABLES, store=True)
+    store = project.path / "mlflow.db"
+    # An exclusive SQLite lock stops every other connection, root's included.
+    holder = sqlite3.connect(store, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        # Kedro's own CLI in this process: its exit status and its stderr.
+        with inside(project.path):
+            os.environ["FASHION_MNIST_STORE_TIMEOUT_S"] = "0.5"
+            result = CliRunner().invoke(KedroCLI(project.path), ["run"])
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+    output = result.stdout + result.stderr
+    assert result.exit_code == 1, output[-3000:]
+    # click printed the error and exited: no exception escaped, no traceback.
+    assert isinstance(result.exception, SystemExit)
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"Error: The MLflow store {store} is locked by another process (SQLite: "
+        f"database is locked, waited 0.5 s); nothing was run. Close the program "
+        f"that holds it (`fuser {store}` names it: an sqlite3 shell, a database "
+        "browser, a stuck process) and run again."
+    )
+    assert "Traceback" not in output
+    assert "OperationalError" not in output
+    assert runs(client_for(project.path)) == []
+
+
+def test_a_read_only_store_is_named_in_one_sentence_with_what_to_do(tmp_path):
+    store = tmp_path / "mlflow.db"
+    sqlite3.connect(store).close()
+    # Root writes through chmod; a read-only connection meets SQLite's own refusal.
+    read_only = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    with pytest.raises(sqlite3.OperationalError) as excinfo:
+        read_only.execute("PRAGMA user_version = 1")
+    read_only.close()
+
+    problem = store_problem(store, DatasetError("wrapped"), 10.0)
+    wrapped = DatasetError("could not start the run")
+    wrapped.__cause__ = excinfo.value
+
+    assert problem is None
+    assert store_problem(store, wrapped, 10.0) == (
+        f"The MLflow store {store} cannot be written by this user (attempt to write "
+        "a readonly database); nothing was run. Make the file and its folder "
+        f"writable (chmod u+w {store} {tmp_path}), or track elsewhere with "
+        "MLFLOW_TRACKING_URI."
+    )

@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import shutil
+import socket
 import subprocess
 import sys
 import urllib.error
 import urllib.request
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 
+from fashion_mnist.datasets.mlflow_model_dataset import model_code_files
+from fashion_mnist.schemas import PIXEL_COLUMNS
 from tests.support.processes import environment, free_port, stop, wait_for
 from tests.support.project import PROJECT_ROOT
 from tests.support.runs import client_for, logged_models, run_named
@@ -25,28 +30,38 @@ from tests.support.runs import client_for, logged_models, run_named
 pytestmark = pytest.mark.slow
 
 
-def _post(url: str, body: dict) -> tuple[int, dict]:
+def _post(url: str, body: dict | bytes) -> tuple[int, dict, int]:
+    """POST ``body`` as JSON; the status, the answer and the answer's size in bytes."""
     request = urllib.request.Request(
         url,
-        data=json.dumps(body).encode(),
+        data=body if isinstance(body, bytes) else json.dumps(body).encode(),
         headers={"Content-Type": "application/json"},
     )
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, json.loads(response.read())
+            raw = response.read()
+            return response.status, json.loads(raw), len(raw)
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+        raw = error.read()
+        return error.code, json.loads(raw), len(raw)
+
+
+def _one_sentence(message: str) -> bool:
+    return message.endswith(".") and not re.search(r"[.:;]\s+[A-Z]", message)
 
 
 @pytest.fixture(scope="module")
-def served(real_run, tmp_path_factory):
-    """`make serve` in the real run's project (read only): the scratch model's champion."""
+def served_log(real_run, tmp_path_factory):
+    """`make serve` in the real run's project (read only): the scratch model's champion.
+
+    Yields the ``/invocations`` URL and the server's log.
+    """
     port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     process = subprocess.Popen(
         # The project's Makefile, run in the copy (-C); -o install: use the
         # project's .venv as it is, never reinstall from the copy.
-        ["make", "-C", str(real_run.path), "-f", str(PROJECT_ROOT / "Makefile"),
+        ["make", "--no-print-directory", "-C", str(real_run.path), "-f", str(PROJECT_ROOT / "Makefile"),
          "-o", "install", "serve", f"VENV={PROJECT_ROOT / '.venv'}", f"SERVE_PORT={port}"],
         env=environment(),
         stdout=log.open("w"),
@@ -55,9 +70,14 @@ def served(real_run, tmp_path_factory):
     )  # fmt: skip
     try:
         wait_for(f"http://127.0.0.1:{port}/ping", process, log, timeout=180)
-        yield f"http://127.0.0.1:{port}/invocations"
+        yield f"http://127.0.0.1:{port}/invocations", log
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="module")
+def served(served_log) -> str:
+    return served_log[0]
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +92,7 @@ def test_make_serve_answers_for_all_10000_test_images_as_the_evaluation_scored_t
     pixels = test_table.iloc[:, 1:].to_numpy()
     predicted = []
     for batch in np.array_split(pixels, 4):
-        status, answer = _post(served, {"inputs": batch.tolist()})
+        status, answer, _ = _post(served, {"inputs": batch.tolist()})
         assert status == 200
         predicted += [row["class_index"] for row in answer["predictions"]]
 
@@ -85,24 +105,85 @@ def test_make_serve_answers_for_all_10000_test_images_as_the_evaluation_scored_t
 
 
 @pytest.mark.real_data
-@pytest.mark.parametrize(
-    ("transform", "expected"),
-    [
-        (lambda x: x.astype(np.int64), "ok"),
-        (lambda x: x.reshape(len(x), 28, 28), "ok"),
-        (lambda x: x / 255.0, "got floats in 0..1. Send the raw 0–255 pixel values"),
-        (lambda x: x + 0.5, "got floats in 0.5..255.5"),
-        (lambda x: x.astype(np.int64) + 300, "got values in 300..555"),
-        (lambda x: x[:, :700], "got shape (3, 700)"),
-    ],
-    ids=["int64", "28x28", "floats-0-1", "non-integral", "out-of-range", "wrong-shape"],
-)
-def test_the_served_model_accepts_raw_pixels_and_refuses_the_rest_with_a_short_400(
-    served, test_table, transform, expected
+def test_make_serve_names_the_version_it_serves_first_and_prints_no_warnings(
+    served_log, real_run
 ):
-    pixels = test_table.iloc[:3, 1:].to_numpy()
+    _, log = served_log
+    version = client_for(real_run.path).get_model_version_by_alias(
+        "fashion_mnist_scratch", "champion"
+    )
 
-    status, answer = _post(served, {"inputs": transform(pixels).tolist()})
+    lines = log.read_text().splitlines()
+    # What the server prints first (the Makefile's `store` step may print before it).
+    first = next(line for line in lines if line.startswith("Serving "))
+
+    assert first.startswith(
+        f"Serving fashion_mnist_scratch version {version.version} "
+        "(models:/fashion_mnist_scratch@champion) on http://127.0.0.1:"
+    )
+    assert "restart `make serve`" in first
+    assert lines.index(first) < next(
+        i for i, line in enumerate(lines) if "Started server process" in line
+    )
+    assert [line for line in lines[lines.index(first) :] if "Warning" in line] == []
+
+
+def _tables(pixels: np.ndarray) -> dict[str, dict]:
+    """The same images as a tensor and as tables whose columns come in another order."""
+    order = np.random.default_rng(0).permutation(len(PIXEL_COLUMNS))
+    shuffled = [PIXEL_COLUMNS[i] for i in order]
+    return {
+        "inputs": {"inputs": pixels.tolist()},
+        "28x28": {"inputs": pixels.reshape(len(pixels), 28, 28).tolist()},
+        "split-shuffled": {
+            "dataframe_split": {"columns": shuffled, "data": pixels[:, order].tolist()}
+        },
+        "records-shuffled": {
+            "dataframe_records": [
+                {PIXEL_COLUMNS[i]: int(row[i]) for i in order} for row in pixels
+            ]
+        },
+    }
+
+
+@pytest.mark.real_data
+def test_a_table_is_read_by_column_name_in_any_order_as_a_tensor_is(served, test_table):
+    pixels = test_table[PIXEL_COLUMNS].to_numpy()[:20]
+
+    answers = {name: _post(served, body) for name, body in _tables(pixels).items()}
+
+    assert {name: status for name, (status, _, _) in answers.items()} == dict.fromkeys(
+        answers, 200
+    )
+    expected = answers["inputs"][1]["predictions"]
+    for name, (_, answer, _) in answers.items():
+        assert answer["predictions"] == expected, name
+    predicted = [row["class_index"] for row in expected]
+    assert np.mean(np.array(predicted) == test_table["label"].to_numpy()[:20]) >= 0.7
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (lambda x: {"inputs": x.astype(np.int64).tolist()}, "ok"),
+        (lambda x: {"inputs": (x / 255.0).tolist()}, "got floats in 0..1: send the raw 0-255 pixel values"),
+        (lambda x: {"inputs": (x + 0.5).tolist()}, "got floats in 0.5..255.5"),
+        (lambda x: {"inputs": (x.astype(np.int64) + 300).tolist()}, "got values in 300..555"),
+        (lambda x: {"inputs": x[:, :700].tolist()}, "got shape (3, 700)"),
+        (lambda x: {"inputs": []}, "No images were sent"),
+        (lambda x: {"dataframe_split": {"columns": [f"foo{i}" for i in range(784)], "data": x.tolist()}}, "got 784 unknown (foo0, foo1, ...), 784 missing columns"),
+        (lambda x: {"dataframe_split": {"columns": PIXEL_COLUMNS[:700], "data": x[:, :700].tolist()}}, "got 84 missing columns"),
+        (lambda x: {"dataframe_split": {"columns": PIXEL_COLUMNS, "data": (x / 255).tolist()}}, "got floats in 0..1"),
+    ],
+    ids=["int64", "floats-0-1", "non-integral", "out-of-range", "wrong-shape", "empty", "foo-columns", "missing-columns", "float-table"],
+)  # fmt: skip
+def test_the_served_model_accepts_raw_pixels_and_refuses_the_rest_in_one_short_sentence(
+    served, test_table, body, expected
+):
+    pixels = test_table[PIXEL_COLUMNS].to_numpy()[:3]
+
+    status, answer, size = _post(served, body(pixels))
 
     if expected == "ok":
         assert status == 200
@@ -110,7 +191,43 @@ def test_the_served_model_accepts_raw_pixels_and_refuses_the_rest_with_a_short_4
     else:
         assert status == 400
         assert expected in answer["message"]
-        assert len(json.dumps(answer)) < 1000
+        assert _one_sentence(answer["message"]), answer["message"]
+        assert size < 300
+        assert "got floats" not in answer["message"] or "floats" in expected
+
+
+@pytest.mark.real_data
+def test_a_body_over_the_limit_is_refused_with_413_before_it_is_sent(served):
+    host, port = served.split("/")[2].split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as connection:
+        # curl asks first (Expect: 100-continue) for a large body: no byte of it
+        # is sent, so the answer can only come from the headers.
+        connection.sendall(
+            b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+            b"\r\nContent-Length: 800000000\r\nExpect: 100-continue\r\n\r\n"
+        )
+        stream = connection.makefile("rb")
+        status = stream.readline().decode()
+        headers = {}
+        while (line := stream.readline().decode().strip()) != "":
+            key, _, value = line.partition(":")
+            headers[key.lower()] = value.strip()
+        body = stream.read(int(headers["content-length"])).decode()
+
+    assert status.startswith("HTTP/1.1 413")
+    assert "over the 64 MB limit" in body
+    assert len(body) < 300
+
+
+@pytest.mark.real_data
+def test_a_one_row_request_of_a_hundred_million_values_gets_413_at_once(served):
+    body = b'{"inputs": [[' + b"7," * 99_999_999 + b"7]]}"
+
+    status, answer, size = _post(served, body)
+
+    assert status == 413
+    assert "send fewer images per request" in answer["message"]
+    assert size < 300
 
 
 class _Payload:
@@ -135,7 +252,7 @@ except Exception as error:
 
 def test_a_tampered_model_artifact_runs_no_code_on_load(synthetic_run, tmp_path):
     client = client_for(synthetic_run.path)
-    run = run_named(client, "__default__ defaults")
+    run = run_named(client, "defaults __default__")
     model = logged_models(client, run)["scratch_model"]
     # A copy of the logged model: the shared run stays as it was.
     folder = tmp_path / "model"
@@ -161,3 +278,61 @@ def test_a_tampered_model_artifact_runs_no_code_on_load(synthetic_run, tmp_path)
     assert "refused:" in result.stdout, result.stdout + result.stderr[-2000:]
     assert "is unreadable" in result.stdout
     assert not marker.exists()
+
+
+_LOAD_ELSEWHERE = """
+import json, sys, warnings
+import numpy as np, mlflow
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    model = mlflow.pyfunc.load_model(sys.argv[1])
+    predicted = model.predict(np.zeros((2, 784), np.uint8))
+import fashion_mnist
+print(json.dumps({
+    "warnings": [str(w.message)[:200] for w in caught],
+    "package": fashion_mnist.__file__,
+    "predicted": predicted["class_index"].tolist(),
+}))
+"""
+
+
+def test_a_logged_model_declares_its_input_and_ships_only_the_code_it_imports(
+    synthetic_run, tmp_path
+):
+    client = client_for(synthetic_run.path)
+    mlflow.set_tracking_uri(client.tracking_uri)
+    run = run_named(client, "defaults __default__")
+    model = logged_models(client, run)["scratch_model"]
+    folder = tmp_path / "model"
+    shutil.copytree(model.artifact_location.removeprefix("file://"), folder)
+
+    signature = mlflow.models.get_model_info(model.model_uri).signature
+    shipped = sorted(
+        p.relative_to(folder / "code").as_posix()
+        for p in (folder / "code").rglob("*.py")
+    )
+    # From another folder, in a fresh process: the package comes from the model.
+    result = subprocess.run(
+        [sys.executable, "-c", _LOAD_ELSEWHERE, str(folder)],
+        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
+    )  # fmt: skip
+
+    spec = signature.inputs.inputs[0]
+    assert (spec.type, spec.shape) == (np.dtype(np.uint8), (-1, 784))
+    assert shipped == [p.as_posix() for p in model_code_files()]
+    assert "fashion_mnist/serving/model.py" in shipped
+    assert not [p for p in shipped if "/pipelines/" in p or "/datasets/" in p]
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = json.loads(result.stdout.splitlines()[-1])
+    assert loaded["warnings"] == []
+    assert "Add type hints" not in result.stderr
+    assert loaded["package"].startswith(str(folder / "code"))
+    assert len(loaded["predicted"]) == 2
+
+
+@pytest.mark.real_data
+def test_a_run_logs_its_models_without_progress_bars(real_run):
+    output = real_run.last_run.stdout + real_run.last_run.stderr
+
+    assert "Logged MLflow model 'scratch_model'" in output
+    assert "Downloading artifacts" not in output

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import re
 
-# - MLflow asks every PythonModel subclass (kedro-mlflow's KedroPipelineModel,
-#   imported by its CLI, and the project's model) for type hints on `predict`;
-#   the project's model checks its request contract itself instead;
+# - MLflow asks every PythonModel subclass for type hints on `predict`:
+#   kedro-mlflow's KedroPipelineModel, imported by its CLI, has none (the
+#   project's own model has them, and a logged model loads without this filter);
 # - Kedro and kedro-mlflow call OmegaConf's deprecated register_new_resolver;
 # - MLflow infers `Any` hints as AnyType;
 # - Kedro warns once when a node outside a namespace reads a namespaced

@@ -10,14 +10,17 @@ from kedro.utils import find_kedro_project
 from omegaconf.resolvers import oc
 
 from fashion_mnist.collector import TeardownHook
+from fashion_mnist.config_loader import ProjectConfigLoader
 from fashion_mnist.tracking.gate import GateHook
 from fashion_mnist.tracking.params import ParameterLoggingHook
 from fashion_mnist.tracking.record import RunRecordHook
 from fashion_mnist.tracking.reproducibility import ReproducibilityTagsHook
 from fashion_mnist.tracking.runner_check import RunnerCheckHook
 from fashion_mnist.tracking.store import TrackingStoreHook
+from fashion_mnist.tracking.summary import RunSummaryHook
 
 HOOKS = (
+    RunSummaryHook(),  # its lines end the run's log
     TrackingStoreHook(),
     RunnerCheckHook(),
     RunRecordHook(),
@@ -33,6 +36,8 @@ def _project_root() -> str:
     return str(find_kedro_project(Path.cwd()) or Path.cwd())
 
 
+# Refuses a missing --env and names YAML errors before any hook or MLflow store.
+CONFIG_LOADER_CLASS = ProjectConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",

@@ -1,5 +1,8 @@
+import base64
 import gzip
+import hashlib
 import http.server
+import logging
 import threading
 from functools import partial
 
@@ -24,11 +27,13 @@ class _CountingServer:
 
     def __init__(self, root):
         self.requests: list[str] = []
+        self.authorizations: list[str | None] = []
         server = self
 
         class Handler(http.server.SimpleHTTPRequestHandler):
             def do_GET(self):
                 server.requests.append(self.path)
+                server.authorizations.append(self.headers.get("Authorization"))
                 super().do_GET()
 
             def log_message(self, *args):
@@ -128,10 +133,33 @@ def test_a_wrong_checksum_everywhere_leaves_nothing_in_the_cache(tmp_path, conte
     dataset = _dataset(tmp_path, "0" * 32, local_dirs=[str(tmp_path / "bad")])
 
     with pytest.raises(
-        DatasetError, match=r"checksum mismatch: MD5 [0-9a-f]{32}, expected 0{32}"
+        DatasetError,
+        match=r"checksum mismatch: the MD5 of its decompressed content is "
+        r"[0-9a-f]{32}, expected 0{32}",
     ):
         dataset.load()
     assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_a_folder_whose_file_fails_its_checksum_is_named_in_a_warning_with_both_md5s(
+    tmp_path, content, monkeypatch, caplog
+):
+    md5 = write_gz(tmp_path / "good" / FILE, content)
+    write_gz(tmp_path / "env" / FILE, content + b"\x00")
+    monkeypatch.setenv("MY_FASHION_DIR", str(tmp_path / "env"))
+    found = hashlib.md5(content + b"\x00", usedforsecurity=False).hexdigest()
+    dataset = _dataset(
+        tmp_path, md5, env_var="MY_FASHION_DIR", local_dirs=[str(tmp_path / "good")]
+    )
+
+    with caplog.at_level("WARNING", logger=idx_dataset.__name__):
+        assert dataset.load().content == content
+
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        f"{FILE}: skipped $MY_FASHION_DIR {tmp_path / 'env' / FILE}: checksum "
+        f"mismatch: the MD5 of its decompressed content is {found}, expected {md5}; "
+        "trying the next source"
+    ]
 
 
 def test_the_environment_variable_folder_is_tried_before_local_dirs(
@@ -244,3 +272,24 @@ def test_an_unreadable_local_file_is_skipped_for_the_next_source(
     )
 
     assert dataset.load().content == content
+
+
+def test_a_mirror_url_with_a_password_downloads_and_never_shows_the_password(
+    tmp_path, content, mirror, caplog
+):
+    md5 = hashlib.md5(content).hexdigest()
+    secret_url = mirror.url.replace("http://", "http://alice:s3cr3tpw@")
+    missing_url = secret_url + "missing/"
+    caplog.set_level(logging.DEBUG)
+
+    loaded = _dataset(tmp_path / "a", md5, mirrors=[secret_url]).load()
+    failing = _dataset(tmp_path / "b", md5, mirrors=[missing_url])
+    with pytest.raises(DatasetError) as excinfo:
+        failing.load()
+
+    assert loaded.content == content
+    expected = "Basic " + base64.b64encode(b"alice:s3cr3tpw").decode()
+    assert mirror.authorizations == [expected, expected]
+    shown = [caplog.text, str(excinfo.value), str(failing)]
+    assert all("s3cr3tpw" not in text for text in shown)
+    assert "http://alice:***@127.0.0.1:" in str(excinfo.value)

@@ -1,6 +1,8 @@
 """ImageFolderDataset: every image of a folder as RGBA arrays, clear errors."""
 
 import logging
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -74,6 +76,101 @@ def test_an_image_larger_than_max_side_is_reduced_keeping_its_aspect_ratio(tmp_p
     assert images["big.jpg"].shape == (33, 100, 4)
 
 
+def _smooth(height, width):
+    """A garment-like picture without pixel noise: a soft bright oval on black."""
+    y, x = np.mgrid[0:height, 0:width]
+    oval = ((y - height / 2) / (0.4 * height)) ** 2 + (
+        (x - width / 2) / (0.3 * width)
+    ) ** 2
+    return np.clip(255 * (1.2 - oval), 0, 255).astype(np.uint8)
+
+
+def test_an_image_up_to_four_times_max_side_is_resized_in_one_step_as_before(
+    tmp_path,
+):
+    grey = _write(tmp_path / "photo.png", _smooth(399, 250))
+
+    images = ImageFolderDataset(path=str(tmp_path), max_side=100).load()
+
+    expected = Image.fromarray(grey).convert("RGBA")
+    expected.thumbnail((100, 100), Image.Resampling.LANCZOS)
+    np.testing.assert_array_equal(images["photo.png"], np.asarray(expected))
+
+
+def test_a_huge_image_is_first_reduced_by_a_whole_factor_with_no_visible_change(
+    tmp_path,
+):
+    grey = _write(tmp_path / "poster.png", _smooth(1200, 700))
+
+    images = ImageFolderDataset(path=str(tmp_path), max_side=100).load()
+
+    direct = Image.fromarray(grey).convert("RGBA")
+    direct.thumbnail((100, 100), Image.Resampling.LANCZOS)
+    assert images["poster.png"].shape == (100, 58, 4)
+    difference = np.abs(images["poster.png"].astype(int) - np.asarray(direct))
+    assert difference.mean() < 1 and difference.max() <= 8
+
+
+def test_an_image_above_pillows_pixel_limit_is_named_in_a_warning_and_loads(
+    tmp_path, caplog, monkeypatch
+):
+    _write(tmp_path / "wide.png", _grey(40, 50))
+    # Pillow's documented knob: a warning above it, an error above twice it.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1500)
+
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        images = ImageFolderDataset(path=str(tmp_path)).load()
+
+    assert images["wide.png"].shape == (40, 50, 4)
+    (warning,) = caplog.records
+    assert warning.message == (
+        f"{tmp_path / 'wide.png'} is 50 x 40 pixels, above Pillow's decompression-bomb "
+        "warning limit (Image.MAX_IMAGE_PIXELS = 1500): decoded whole, then reduced"
+    )
+
+
+def test_an_image_above_twice_pillows_limit_is_refused_as_a_decompression_bomb(
+    tmp_path, monkeypatch
+):
+    _write(tmp_path / "bomb.png", _grey(40, 50))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 999)
+
+    with pytest.raises(
+        DatasetError,
+        match=r"bomb\.png is not a readable image \(DecompressionBombError",
+    ):
+        ImageFolderDataset(path=str(tmp_path)).load()
+
+
+# Peak memory is a property of a process: measured in a fresh one.
+_PEAK = """
+import resource, sys
+from fashion_mnist.datasets.image_folder_dataset import ImageFolderDataset
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+images = ImageFolderDataset(path=sys.argv[1]).load()
+grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+print(images["black.png"].shape, grown * 1024)
+"""
+
+
+def test_a_6000_pixel_png_costs_less_than_two_decoded_copies_of_memory(tmp_path):
+    side = 6000
+    Image.new("RGB", (side, side)).save(tmp_path / "black.png")
+    decoded = 4 * side * side  # Pillow holds RGB as 4 bytes a pixel: 144 MB
+
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    shape, grown = done.stdout.split(") ")
+    assert shape == "(1024, 1024, 4"
+    # Measured: 257 MB; 601 MB when RGBA, EXIF turn and resize all ran at full size.
+    assert int(grown) < 2 * decoded, f"{int(grown) / 1e6:.0f} MB"
+
+
 def test_a_file_with_an_image_extension_that_is_no_image_raises_naming_it(tmp_path):
     _write(tmp_path / "good.png", _grey())
     (tmp_path / "notes.png").write_text("not a picture")
@@ -101,12 +198,15 @@ def test_with_on_error_skip_a_broken_file_is_skipped_with_a_warning_naming_it(
     _write(tmp_path / "good.png", _grey())
     (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 half a jpeg")
 
-    with caplog.at_level(logging.WARNING, logger=LOGGER):
+    with caplog.at_level(logging.INFO, logger=LOGGER):
         images = ImageFolderDataset(path=str(tmp_path), on_error="skip").load()
 
     assert list(images) == ["good.png"]
     (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert "Skipped" in warning.message and "broken.jpg" in warning.message
+    assert caplog.records[-1].message == (
+        f"Found 1 image(s) in {tmp_path} (1 unreadable file(s) skipped)"
+    )
 
 
 def test_when_every_file_is_skipped_the_error_says_none_could_be_read(tmp_path):
@@ -130,9 +230,13 @@ def test_other_extensions_and_hidden_files_are_ignored_with_one_debug_message(
         images = ImageFolderDataset(path=str(tmp_path)).load()
 
     assert list(images) == ["shirt.png"]
-    (debug,) = [r for r in caplog.records if r.name == LOGGER]
+    debug, found = [r for r in caplog.records if r.name == LOGGER]
     assert debug.levelno == logging.DEBUG
     assert "notes.txt, shirt.webp" in debug.message
+    assert (found.levelno, found.message) == (
+        logging.INFO,
+        f"Found 1 image(s) in {tmp_path}",
+    )
 
 
 def test_extensions_are_matched_whatever_their_case_or_dot(tmp_path):

@@ -180,6 +180,8 @@ def make_project_copy(target: Path, store: bool = False) -> ProjectCopy:
     for name in ["pyproject.toml", ".telemetry"]:
         shutil.copy2(PROJECT_ROOT / name, target / name)
     shutil.copytree(PROJECT_ROOT / "conf" / "base", target / "conf" / "base")
+    # The project's logging, as a clone has it (plain lines, not Rich's).
+    shutil.copy2(PROJECT_ROOT / "conf" / "logging.yml", target / "conf" / "logging.yml")
     shutil.copytree(
         PROJECT_ROOT / "src",
         target / "src",

@@ -20,6 +20,8 @@ from typing import Any
 from kedro.io import AbstractDataset, DatasetError
 from tqdm.auto import tqdm
 
+from fashion_mnist.secrets import mask_url, split_userinfo
+
 from .staging import staged_file
 
 logger = logging.getLogger(__name__)
@@ -40,6 +42,11 @@ class IDXFile:
 
 class _SourceFailed(Exception):
     """One source could not provide a verified file; the next one is tried."""
+
+    def __init__(self, reason: str, absent: bool = False) -> None:
+        super().__init__(reason)
+        # A source without the file is normal; one whose file is refused is worth a warning.
+        self.absent = absent
 
 
 class VerifiedIDXDataset(AbstractDataset[None, IDXFile]):
@@ -123,7 +130,7 @@ class VerifiedIDXDataset(AbstractDataset[None, IDXFile]):
             "path": str(self._cache_dir),
             "env_var": self._env_var,
             "local_dirs": [str(d) for d in self._local_dirs],
-            "mirrors": self._mirrors,
+            "mirrors": [mask_url(m) for m in self._mirrors],
         }
 
     def _exists(self) -> bool:
@@ -142,6 +149,13 @@ class VerifiedIDXDataset(AbstractDataset[None, IDXFile]):
                 content = fetch()
             except _SourceFailed as exc:
                 tried.append(f"{label}: {exc}")
+                if not exc.absent:
+                    logger.warning(
+                        "%s: skipped %s: %s; trying the next source",
+                        self._filename,
+                        label,
+                        exc,
+                    )
                 continue
             logger.info(
                 "%s: verified (MD5 %s) from %s", self._filename, self._md5, label
@@ -161,7 +175,7 @@ class VerifiedIDXDataset(AbstractDataset[None, IDXFile]):
             yield f"local {path}", lambda p=path: self._from_file(p)
         for mirror in self._mirrors:
             url = mirror.rstrip("/") + "/" + self._filename
-            yield f"mirror {url}", lambda u=url: self._from_url(u)
+            yield f"mirror {mask_url(url)}", lambda u=url: self._from_url(u)
 
     def _no_source_message(self, tried: list[str]) -> str:
         lines = "\n".join(f"  - {line}" for line in tried)
@@ -185,14 +199,15 @@ class VerifiedIDXDataset(AbstractDataset[None, IDXFile]):
         digest = hashlib.md5(content, usedforsecurity=False).hexdigest()
         if digest != self._md5:
             raise _SourceFailed(
-                f"checksum mismatch: MD5 {digest}, expected {self._md5}"
+                f"checksum mismatch: the MD5 of its decompressed content is "
+                f"{digest}, expected {self._md5}"
             )
         return content
 
     def _from_cache(self) -> bytes:
         path = self.cache_path
         if not path.is_file():
-            raise _SourceFailed("not cached yet")
+            raise _SourceFailed("not cached yet", absent=True)
         try:
             return self._verify(path)
         except _SourceFailed as exc:
@@ -201,7 +216,7 @@ class VerifiedIDXDataset(AbstractDataset[None, IDXFile]):
 
     def _from_file(self, path: Path) -> bytes:
         if not path.is_file():
-            raise _SourceFailed("no such file")
+            raise _SourceFailed("no such file", absent=True)
 
         def copy(out: Path) -> None:
             try:
@@ -212,16 +227,23 @@ class VerifiedIDXDataset(AbstractDataset[None, IDXFile]):
         return self._store(copy)
 
     def _from_url(self, url: str) -> bytes:
+        # urllib takes a URL's user:password@ for part of the host name: send
+        # them as the Basic auth header a browser or requests would send.
+        bare, auth = split_userinfo(url)
+        request = urllib.request.Request(
+            bare, headers={"Authorization": auth} if auth else {}
+        )
+
         def download(out: Path) -> None:
             try:
-                with urllib.request.urlopen(url, timeout=self._timeout) as response:
+                with urllib.request.urlopen(request, timeout=self._timeout) as response:
                     total = int(response.headers.get("Content-Length") or 0) or None
                     _copy_stream(response, out, total, desc=self._filename)
             # URLError, HTTPError and timeouts are OSErrors; a broken or
             # malformed response raises HTTPException or ValueError.
             except (OSError, http.client.HTTPException, ValueError) as exc:
                 raise _SourceFailed(
-                    f"download failed ({type(exc).__name__}: {exc})"
+                    mask_url(f"download failed ({type(exc).__name__}: {exc})")
                 ) from exc
 
         started = time.perf_counter()
@@ -230,7 +252,7 @@ class VerifiedIDXDataset(AbstractDataset[None, IDXFile]):
             "%s: downloaded %d bytes from %s in %.1f s",
             self._filename,
             self.cache_path.stat().st_size,
-            url,
+            bare,
             time.perf_counter() - started,
         )
         return content

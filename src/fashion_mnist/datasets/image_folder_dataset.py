@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,6 +16,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_EXTENSIONS = ("png", "jpg", "jpeg")
 ON_ERROR = ("raise", "skip")
 _SIXTEEN_BIT = 257  # 65535 / 255: 16-bit greyscale PNGs to 8 bits
+REDUCING_GAP = 2
+# Modes Image.reduce accepts (not "1", "P" nor 16-bit): the others are small in practice.
+_REDUCIBLE = frozenset({"L", "LA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "I", "F"})
 
 
 class ImageFolderDataset(AbstractDataset[None, dict[str, np.ndarray]]):
@@ -32,6 +36,12 @@ class ImageFolderDataset(AbstractDataset[None, dict[str, np.ndarray]]):
       EXIF orientation of phone photos is applied. An image whose longer side
       exceeds ``max_side`` is reduced to it on decoding (JPEG's draft mode,
       then antialiased), so a folder of 12-megapixel photos fits in memory.
+      Pillow decodes a PNG only whole: a 12000 x 12000 PNG is held once at
+      full size (576 MB for RGB), reduced at once by a whole factor, then
+      resized; one above ``PIL.Image.MAX_IMAGE_PIXELS`` is named in a
+      warning, and one above twice that is a decompression bomb, refused
+      like an unreadable file.
+    - **What is logged**: how many images were found, and how many skipped.
     - **A file that is not an image** (an extension in ``extensions`` that
       Pillow cannot decode, or a truncated file): with ``on_error: raise``, a
       ``DatasetError`` naming the file; with ``on_error: skip``, a warning
@@ -186,15 +196,37 @@ class ImageFolderDataset(AbstractDataset[None, dict[str, np.ndarray]]):
                 f"none of the {len(files)} image file(s) in {self._path} could be "
                 "read (each is named in a warning above)"
             )
+        skipped = len(files) - len(images)
+        logger.info(
+            "Found %d image(s) in %s%s",
+            len(images),
+            self._path,
+            f" ({skipped} unreadable file(s) skipped)" if skipped else "",
+        )
         return images
 
     def _decode(self, file: Path) -> np.ndarray:
-        with Image.open(file) as opened:
-            if self._max_side is not None:
-                # JPEG decodes at 1/2, 1/4 or 1/8 scale directly: fast and small.
-                opened.draft(None, (self._max_side, self._max_side))
-            opened.load()  # a truncated file fails here, inside the caller's try
-            upright = ImageOps.exif_transpose(opened)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", Image.DecompressionBombWarning)
+            with Image.open(file) as opened:
+                if self._max_side is not None:
+                    # JPEG decodes at 1/2, 1/4 or 1/8 scale directly: fast and small.
+                    opened.draft(None, (self._max_side, self._max_side))
+                opened.load()  # a truncated file fails here, inside the caller's try
+                upright = ImageOps.exif_transpose(self._reduced(opened))
+        bombs = [w for w in caught if w.category is Image.DecompressionBombWarning]
+        for other in (w for w in caught if w not in bombs):
+            warnings.warn_explicit(
+                other.message, other.category, other.filename, other.lineno
+            )
+        if bombs:
+            logger.warning(
+                "%s is %d x %d pixels, above Pillow's decompression-bomb warning "
+                "limit (Image.MAX_IMAGE_PIXELS = %d): decoded whole, then reduced",
+                file,
+                *opened.size,
+                Image.MAX_IMAGE_PIXELS,
+            )
         if upright.mode.startswith("I"):
             # Pillow clips 16-bit greyscale to 255 on convert: scale it first.
             grey = np.rint(np.asarray(upright, dtype=np.float64) / _SIXTEEN_BIT)
@@ -203,6 +235,23 @@ class ImageFolderDataset(AbstractDataset[None, dict[str, np.ndarray]]):
         if self._max_side is not None and max(rgba.size) > self._max_side:
             rgba.thumbnail((self._max_side, self._max_side), Image.Resampling.LANCZOS)
         return np.asarray(rgba, dtype=np.uint8).copy()
+
+    def _reduced(self, image: Image.Image) -> Image.Image:
+        """``image`` shrunk by a whole factor (box filter), to no less than twice ``max_side``.
+
+        Pillow decodes a PNG only whole, so a 12000 x 12000 PNG is in memory
+        once; the steps after this one (EXIF turn, RGBA, 16-bit scaling) then
+        cost the reduced size, and the antialiased resize starts from at least
+        ``REDUCING_GAP`` times the target, as with Pillow's ``thumbnail``
+        default. Images under ``2 * REDUCING_GAP * max_side``, palette and
+        16-bit ones are returned as they are, so they convert as before.
+        """
+        if self._max_side is None:
+            return image
+        factor = max(image.size) // (self._max_side * REDUCING_GAP)
+        if factor < 2 or image.mode not in _REDUCIBLE:
+            return image
+        return image.reduce(factor)
 
     def save(self, data: dict[str, np.ndarray]) -> None:
         raise DatasetError(

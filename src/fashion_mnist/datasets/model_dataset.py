@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kedro.io import AbstractDataset, DatasetError
 
 from fashion_mnist.schemas import ModelContractError, SoftmaxWeights, check_model
+from fashion_mnist.serving.weights import (
+    FORMAT,
+    ModelFileError,
+    read_header,
+    read_weights,
+    tensor_digest,
+)
 from fashion_mnist.tracking import run
 
 from .staging import staged_file
 
 if TYPE_CHECKING:  # torch and safetensors load when a model does, not with the catalog
     import torch
-
-FORMAT = "fashion_mnist.softmax_regression/1"
-
-
-def tensor_digest(model: dict[str, torch.Tensor]) -> str:
-    """SHA-256 over each tensor's name, dtype, shape and bytes, in name order."""
-    digest = hashlib.sha256()
-    for name in sorted(model):
-        tensor = model[name].detach().cpu().contiguous()
-        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
-        digest.update(tensor.numpy().tobytes())
-    return digest.hexdigest()
 
 
 def _checked(model: Any, num_classes: int, source: str) -> SoftmaxWeights:
@@ -78,41 +72,16 @@ class SoftmaxModelDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
 
     def header(self) -> dict[str, str]:
         """The file's metadata: format, sha256, mlflow_run_id."""
-        from safetensors import SafetensorError, safe_open
-
         try:
-            with safe_open(self._filepath, framework="pt") as f:
-                return dict(f.metadata() or {})
-        except (OSError, SafetensorError) as exc:
-            raise DatasetError(
-                f"{self._filepath} is unreadable ({exc}). Retrain it with: "
-                "kedro run --pipelines training"
-            ) from exc
+            return read_header(self._filepath)
+        except ModelFileError as exc:
+            raise DatasetError(str(exc)) from exc
 
     def load(self) -> SoftmaxWeights:
-        path = self._filepath
-        if not path.is_file():
-            raise DatasetError(
-                f"No model at {path}. Train it with: kedro run --pipelines training"
-            )
-        from safetensors import SafetensorError, safe_open
-
         try:
-            with safe_open(path, framework="pt") as f:
-                header = dict(f.metadata() or {})
-                model = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118
-        except (OSError, SafetensorError) as exc:
-            raise DatasetError(
-                f"{path} is unreadable ({exc}). Retrain it with: "
-                "kedro run --pipelines training"
-            ) from exc
-        if header.get("sha256") != tensor_digest(model):
-            raise DatasetError(
-                f"{path} was changed after it was written: its tensors do not match "
-                "the SHA-256 stored in the file. Retrain it with: "
-                "kedro run --pipelines training"
-            )
-        return _checked(model, self._num_classes, str(path))
+            return read_weights(self._filepath, self._num_classes)
+        except (ModelFileError, ModelContractError) as exc:
+            raise DatasetError(str(exc)) from None
 
     def save(self, data: SoftmaxWeights) -> None:
         _checked(data, self._num_classes, f"the model to save to {self._filepath}")

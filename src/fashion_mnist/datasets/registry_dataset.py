@@ -1,9 +1,8 @@
-"""The MLflow model registry: register a run's models, keep the best as the champion."""
+"""The MLflow model registry: register a run's models, move the champion on evidence."""
 
 from __future__ import annotations
 
 import logging
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -12,11 +11,15 @@ from kedro.io import AbstractDataset, DatasetError
 
 from fashion_mnist.tracking import run
 
-from .model_dataset import SoftmaxModelDataset
+from .evidence_datasets import logged_model_id
+from .model_card import model_card
 
 logger = logging.getLogger(__name__)
 
 CHAMPION = "champion"
+# The version tag that makes a registration all or nothing: "pending" from the
+# first version registered until every alias has moved, then "complete".
+REGISTRATION = "registration"
 
 
 @contextmanager
@@ -31,14 +34,19 @@ def _registry_lock(tracking_uri: str):
         yield
 
 
-class ModelRegistryDataset(AbstractDataset[dict[str, dict[str, Any]], dict[str, Any]]):
+class ModelRegistryDataset(AbstractDataset[dict[str, dict[str, Any]], None]):
     """Save-only: register this run's logged models and move the champion alias.
 
-    Saving ``{model: {"test_acc": ...}}`` registers the run's logged model
-    ``<model>_model`` as a new version of ``<prefix><model>``, tagged with the
-    run, its test accuracy and the git commit. The alias (``champion``) moves
-    to the new version only when its test accuracy beats the current
-    champion's. Outside a ``kedro run`` nothing is registered.
+    Saving ``{model: facts}`` (from the registry node: test accuracy and its
+    interval, per-class accuracy, data digests and the champion ``decision``)
+    registers the run's logged model ``<model>_model`` as a new version of
+    ``<prefix><model>``, tagged with the run, its accuracy, the git commit and
+    the decision, and described by its model card. All or nothing: every
+    version is registered (tagged ``registration: pending``) before any alias
+    moves, and marked ``complete`` after. A version that a failed or killed
+    registration left ``pending`` is marked by the next registration:
+    ``abandoned`` (it never became champion), or ``complete`` when its alias
+    had already moved. Outside a ``kedro run`` nothing is registered.
 
     Example catalog entry::
 
@@ -69,28 +77,10 @@ class ModelRegistryDataset(AbstractDataset[dict[str, dict[str, Any]], dict[str, 
     def _describe(self) -> dict[str, Any]:
         return {"prefix": self._prefix, "alias": self._alias}
 
-    def load(self) -> dict[str, Any]:
-        """Each registered model's champion version and its test accuracy."""
-        from mlflow import MlflowClient
-        from mlflow.exceptions import MlflowException
-
-        client = MlflowClient()
-        found = {}
-        for registered in client.search_registered_models(
-            filter_string=f"name LIKE '{self._prefix}%'"
-        ):
-            try:
-                version = client.get_model_version_by_alias(
-                    registered.name, self._alias
-                )
-            except MlflowException:
-                continue
-            found[registered.name] = {
-                "version": version.version,
-                "test_acc": float(version.tags.get("test_acc", "nan")),
-                "mlflow_run_id": version.run_id,
-            }
-        return found
+    def load(self) -> None:
+        raise DatasetError(
+            f"{type(self).__name__} is save-only; read the champions with ChampionsDataset"
+        )
 
     def save(self, data: dict[str, dict[str, Any]]) -> None:
         run_id = run.current_run_id()
@@ -98,120 +88,158 @@ class ModelRegistryDataset(AbstractDataset[dict[str, dict[str, Any]], dict[str, 
             return
         client = run.client()
         mlflow_run = client.get_run(run_id)
+        locked = client.tracking_uri.startswith("sqlite:///")
         with _registry_lock(client.tracking_uri):
+            self._repair(client, locked)
+            sources = {
+                model: self._logged_model(client, run_id, model) for model in data
+            }
+            versions = {}
+            try:
+                for model, facts in data.items():
+                    versions[model] = self._register(
+                        mlflow_run,
+                        model,
+                        {**facts, "registered_with": sorted(data)},
+                        sources[model],
+                    )
+            except Exception:
+                self._mark_unfinished(
+                    client, list(versions.values()), "registration failed"
+                )
+                raise
             for model, facts in data.items():
-                self._register(client, mlflow_run, model, float(facts["test_acc"]))
+                self._decide(client, model, versions[model], facts, mlflow_run)
+            for version in versions.values():
+                client.set_model_version_tag(
+                    version.name, version.version, REGISTRATION, "complete"
+                )
 
-    def _register(self, client, mlflow_run, model: str, test_acc: float) -> None:
-        import mlflow
-        from mlflow.exceptions import MlflowException
-
-        logged = client.search_logged_models(
-            experiment_ids=[mlflow_run.info.experiment_id],
-            filter_string=f"source_run_id = '{mlflow_run.info.run_id}' AND name = '{model}_model'",
-        )
-        if not logged:
+    def _logged_model(self, client, run_id: str, model: str) -> str:
+        model_id = logged_model_id(client, run_id, f"{model}_model")
+        if model_id is None:
             raise DatasetError(
-                f"Run {mlflow_run.info.run_id} logged no model '{model}_model' to register; "
+                f"Run {run_id} logged no model '{model}_model' to register; "
                 "run the training pipeline in the same kedro run."
             )
-        name = f"{self._prefix}{model}"
+        return model_id
+
+    def _register(self, mlflow_run, model: str, facts: dict, model_id: str):
+        import mlflow
+
+        decision = facts["decision"]
         # MLflow's own registration: creates the registered model on first use
         # and links the version to the logged model and its run.
-        version = mlflow.register_model(
-            f"models:/{logged[0].model_id}",
-            name,
+        return mlflow.register_model(
+            f"models:/{model_id}",
+            f"{self._prefix}{model}",
             tags={
                 "mlflow_run_id": mlflow_run.info.run_id,
-                "test_acc": f"{test_acc:.6f}",
+                "test_acc": f"{facts['test_acc']:.6f}",
+                "test_acc_ci_low": f"{facts['test_acc_ci_low']:.6f}",
+                "test_acc_ci_high": f"{facts['test_acc_ci_high']:.6f}",
                 "git_commit": mlflow_run.data.tags.get("git_commit", "unknown"),
+                REGISTRATION: "pending",
+                "registered_with": ",".join(facts["registered_with"]),
+                "promote": str(decision["promote"]).lower(),
+                "compared_with_version": decision["champion_version"] or "none",
+                "p_value_vs_champion": "n/a"
+                if decision["p_value"] is None
+                else f"{decision['p_value']:.6g}",
+                "champion_decision": decision["reason"],
             },
         )
-        try:
-            champion = client.get_model_version_by_alias(name, self._alias)
-            best = float(champion.tags.get("test_acc", "-inf"))
-        except MlflowException:
-            champion, best = None, float("-inf")
-        if test_acc > best:
-            client.set_registered_model_alias(name, self._alias, version.version)
-            logger.info(
-                "Registered %s version %s (test acc %.4f): now the %s%s",
+
+    def _decide(self, client, model: str, version, facts: dict, mlflow_run) -> None:
+        """Describe the version, then move the alias if the decision still holds."""
+        name, decision = version.name, dict(facts["decision"])
+        current = self._champion_version(client, name)
+        if decision["promote"] and current != decision["champion_version"]:
+            decision["promote"] = False
+            decision["reason"] += (
+                f"; but the champion became version {current} while this run "
+                "ran, so the alias stays: rerun to compare with it"
+            )
+            for key, value in (
+                ("champion_decision", decision["reason"]),
+                ("promote", "false"),
+            ):
+                client.set_model_version_tag(name, version.version, key, value)
+        client.update_model_version(
+            name,
+            version.version,
+            description=model_card(
                 name,
                 version.version,
-                test_acc,
+                {**facts, "decision": decision},
+                mlflow_run,
+                model,
+            ),
+        )
+        if decision["promote"]:
+            client.set_registered_model_alias(name, self._alias, version.version)
+            logger.info(
+                "Registered %s version %s: now the %s (%s)",
+                name,
+                version.version,
                 self._alias,
-                f", ahead of version {champion.version} ({best:.4f})"
-                if champion
-                else "",
+                decision["reason"],
             )
         else:
             logger.info(
-                "Registered %s version %s (test acc %.4f); the %s stays version %s (%.4f)",
+                "Registered %s version %s; the %s stays version %s: %s",
                 name,
                 version.version,
-                test_acc,
                 self._alias,
-                champion.version,
-                best,
+                current,
+                decision["reason"],
             )
 
-
-class RegisteredModelDataset(AbstractDataset[None, dict[str, Any]]):
-    """Read-only: a registered model's weights, without running any of its code.
-
-    ``model_uri`` is any MLflow model URI (``models:/fashion_mnist_scratch@champion``,
-    ``models:/fashion_mnist_concise/3``, ``models:/m-…``). Only the safetensors
-    weights are downloaded and checked (checksum, shapes); the model's code is
-    never imported.
-
-    Example catalog entry::
-
-        inference_model:
-          type: fashion_mnist.datasets.RegisteredModelDataset
-          model_uri: models:/fashion_mnist_scratch@champion
-    """
-
-    def __init__(
-        self,
-        *,
-        model_uri: str,
-        weights: str = "artifacts/model.safetensors",
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
-        """Create the dataset.
-
-        Args:
-            model_uri: The model to load.
-            weights: The weights file inside the logged model.
-            metadata: Free-form metadata, ignored by the dataset.
-        """
-        self._model_uri = model_uri
-        self._weights = weights
-        self.metadata = metadata
-
-    def _describe(self) -> dict[str, Any]:
-        return {"model_uri": self._model_uri}
-
-    def load(self) -> dict[str, Any]:
-        import mlflow
+    def _champion_version(self, client, name: str) -> str | None:
         from mlflow.exceptions import MlflowException
 
-        with tempfile.TemporaryDirectory() as folder:
-            try:
-                local = mlflow.artifacts.download_artifacts(
-                    artifact_uri=f"{self._model_uri.rstrip('/')}/{self._weights}",
-                    dst_path=folder,
-                )
-            except MlflowException as exc:
-                raise DatasetError(
-                    f"Cannot load the model {self._model_uri} from the tracking store "
-                    f"{mlflow.get_tracking_uri()}: {exc.message}. Train one with "
-                    "`kedro run` (a run whose gate passes registers its models), or "
-                    "name another with --params inference.model_uri=models:/<name>/<version>."
-                ) from None
-            model = SoftmaxModelDataset(filepath=local).load()
-        logger.info("Loaded %s", self._model_uri)
-        return model
+        try:
+            return str(client.get_model_version_by_alias(name, self._alias).version)
+        except MlflowException:
+            return None
 
-    def save(self, data: Any) -> None:
-        raise DatasetError(f"{type(self).__name__} is read-only")
+    def _repair(self, client, locked: bool) -> None:
+        """Mark the versions that a dead registration left pending.
+
+        No alias moves here: the champions this run compared with stay valid.
+        """
+        pending = client.search_model_versions(
+            f"name LIKE '{self._prefix}%' AND tags.{REGISTRATION} = 'pending'"
+        )
+        for version in pending:
+            status = client.get_run(version.run_id).info.status
+            # Under the lock no registration is in progress: pending means dead.
+            if locked or status != "RUNNING":
+                self._mark_unfinished(client, [version], f"its run ended {status}")
+
+    def _mark_unfinished(self, client, versions, why: str) -> None:
+        """Tag each version of an unfinished registration with what became of it."""
+        for version in versions:
+            name, number = version.name, version.version
+            champion = self._champion_version(client, name) == str(number)
+            state = "complete" if champion else "abandoned"
+            note = (
+                "its alias had moved: it is the champion"
+                if champion
+                else "it never became champion"
+            )
+            client.set_model_version_tag(name, number, REGISTRATION, state)
+            client.set_model_version_tag(
+                name,
+                number,
+                "registration_note",
+                f"registration by run {version.run_id} left unfinished ({why}); {note}",
+            )
+            logger.warning(
+                "%s version %s: registration by run %s left unfinished (%s); %s",
+                name,
+                number,
+                version.run_id,
+                why,
+                note,
+            )

@@ -14,10 +14,12 @@ import os
 import socket
 import time
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
+from fashion_mnist.secrets import mask_url
 from fashion_mnist.tracking.processes import (
     END_REASON,
     HOST,
@@ -28,17 +30,6 @@ from fashion_mnist.tracking.processes import (
 from fashion_mnist.tracking.run import client, current_run_id
 
 logger = logging.getLogger(__name__)
-
-
-def mask_url(url: str) -> str:
-    """``url`` with its password replaced by ``***``."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<an invalid URL>"
 
 
 def _password(url: str) -> str | None:
@@ -187,8 +178,18 @@ class TrialRuns:
         self._client = client() if parent_run_id else None
         self._experiment_id: str | None = None
 
-    def start(self, study: str, number: int, params: dict[str, Any]) -> str | None:
-        """A RUNNING run ``trial <number>`` holding the trial's parameters."""
+    def start(
+        self,
+        study: str,
+        number: int,
+        params: dict[str, Any],
+        searched: Sequence[str] = (),
+    ) -> str | None:
+        """A RUNNING run ``trial <number>`` holding every training value of the trial.
+
+        ``searched`` names the values Optuna chose (tag ``optuna.searched``);
+        the others are ``tuning.fixed`` or the training defaults.
+        """
         if self._client is None:
             return None
         from mlflow.entities import Param
@@ -207,6 +208,7 @@ class TrialRuns:
                 PID: str(pid),
                 HOST: socket.gethostname(),
                 PID_START: process_start(pid),
+                "optuna.searched": ",".join(searched),
             },
         )
         run_id = run.info.run_id

@@ -15,6 +15,7 @@ from .groups import (
     Grid,
     InferenceParams,
     PredictionGrid,
+    RegistryParams,
     ReportingParams,
     Thresholds,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "InferenceParams",
     "Overrides",
     "PredictionGrid",
+    "RegistryParams",
     "ReportingParams",
     "Thresholds",
     "TrainingParams",

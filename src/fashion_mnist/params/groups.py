@@ -1,4 +1,4 @@
-"""The ``class_names``, ``evaluation``, ``reporting`` and ``inference`` groups."""
+"""The ``class_names``, ``evaluation``, ``registry``, ``reporting`` and ``inference`` groups."""
 
 from __future__ import annotations
 
@@ -63,6 +63,22 @@ class EvaluationParams(BaseModel):
     @classmethod
     def _none_is_empty(cls, value: Any) -> Any:
         return {} if value is None else value
+
+
+# ---------------------------------------------------------------- registry
+class RegistryParams(BaseModel):
+    """The ``registry`` group: when the champion alias moves to a new version.
+
+    ``significant``: only when the new version beats the champion on the same
+    test images by McNemar's exact test at level ``alpha``. ``better``: on any
+    higher test accuracy. ``alpha`` is also the level at which the evaluation
+    pipeline calls the difference between a run's models significant.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    policy: Literal["significant", "better"] = "significant"
+    alpha: float = Field(0.05, gt=0, lt=1)
 
 
 # ---------------------------------------------------------------- reporting
@@ -167,6 +183,8 @@ class Grid(BaseModel):
     cols: int = Field(ge=1, le=MAX_GRID_IMAGES)
     max_images: int = Field(ge=1, le=MAX_GRID_IMAGES)
     dpi: int = Field(ge=50, le=300)
+    # name: file name order; least_confident: lowest predicted probability first.
+    order: Literal["name", "least_confident"] = "name"
 
 
 class InferenceParams(BaseModel):
@@ -176,6 +194,8 @@ class InferenceParams(BaseModel):
 
     conversion: Conversion
     grid: Grid
+    # A prediction less probable than this is counted (and named) in the summary log line.
+    min_confidence: float = Field(default=0.5, gt=0, le=1)
     # Given on the command line (--params inference.images_dir=<folder>) for the
     # catalog's inference_images and inference_model entries; the nodes ignore them.
     images_dir: str | None = None

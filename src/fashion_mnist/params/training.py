@@ -33,11 +33,31 @@ def _cuda_if_asked(device: str) -> str:
 
 Device = Annotated[Literal["auto", "cpu", "cuda"], AfterValidator(_cuda_if_asked)]
 
+SEED_MAX = 2**64 - 1
+"""The largest seed ``torch.Generator.manual_seed`` takes: 0 to 2**64 - 1 (a negative
+one wraps around to a large one, and anything beyond overflows)."""
+
+
+def _seed_in_range(seed: int) -> int:
+    if not 0 <= seed <= SEED_MAX:
+        raise PydanticCustomError(
+            "seed_range",
+            "seed {seed} is outside what torch.Generator.manual_seed takes: "
+            "use a whole number from 0 to 2**64 - 1 ({max})",
+            {"seed": seed, "max": SEED_MAX},
+        )
+    return seed
+
+
+Seed = Annotated[int, AfterValidator(_seed_in_range)]
+"""A seed for a ``torch.Generator``, checked against torch's range before any run."""
+
 
 class Hyperparameters(BaseModel):
     """What one training run needs; the defaults are the classic exercise's."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf passes gt=0 and would reach torch as a diverging step or weight.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     batch_size: int = Field(256, gt=0)
     lr: float = Field(0.1, gt=0)
@@ -46,7 +66,7 @@ class Hyperparameters(BaseModel):
     weight_decay: float = Field(0.0, ge=0)
     lr_schedule: Literal["constant", "cosine", "linear"] = "constant"
     standardize: bool = False
-    seed: int = 0
+    seed: Seed = 0
     device: Device = "auto"
 
 
@@ -59,7 +79,7 @@ def _constrained(annotation: Any, metadata: list[Any]) -> Any:
 # with its constraints, made optional (unset keeps the shared value).
 Overrides = create_model(
     "Overrides",
-    __config__=ConfigDict(extra="forbid", frozen=True),
+    __config__=ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False),
     __doc__="Per-model values that replace the shared ones; unset fields keep them.",
     **{
         name: (_constrained(info.annotation, info.metadata) | None, None)

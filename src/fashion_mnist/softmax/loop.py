@@ -48,6 +48,8 @@ class Fit:
     ):
         self.hyper = hyper
         self.name = name
+        # The split the per-epoch accuracy is measured on, for the log: a sweep scores "val".
+        self.scored_on = test.attrs.get("split", "test")
         self.device = resolve_device(hyper.device)
         X, y = table_to_arrays(train, "train")
         X_test, y_test = table_to_arrays(test, "test")
@@ -146,17 +148,21 @@ class Fit:
             }
             rows.append(row)
             logger.info(
-                "%s: epoch %d/%d loss %.4f train acc %.4f test acc %.4f",
+                "%s: epoch %d/%d loss %.4f train acc %.4f %s acc %.4f",
                 self.name,
                 epoch,
                 epochs,
                 row["train_loss"],
                 row["train_acc"],
+                self.scored_on,
                 row["test_acc"],
             )
             self._check_finite(epoch, row["train_loss"], weights)
             bar.set_postfix(
-                loss=f"{row['train_loss']:.4f}", test_acc=f"{row['test_acc']:.4f}"
+                {
+                    "loss": f"{row['train_loss']:.4f}",
+                    f"{self.scored_on}_acc": f"{row['test_acc']:.4f}",
+                }
             )
             if on_epoch is not None:
                 on_epoch(row)

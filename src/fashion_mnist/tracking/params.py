@@ -15,6 +15,8 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
+from fashion_mnist.secrets import mask_url
+
 from . import run
 from .names import flatten
 from .store import mlflow_yml
@@ -79,7 +81,8 @@ class ParameterLoggingHook:
         from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
 
         params, tags = [], []
-        for key, text in fields.items():
+        for key, value in fields.items():
+            text = mask_url(value)  # no parameter is recorded with a URL's password
             if len(text) <= MAX_PARAM_VAL_LENGTH:
                 params.append(Param(key, text))
             elif self._long_as_tag:

@@ -1,14 +1,16 @@
 """Bind, name and tag the run kedro-mlflow started; end it truthfully however the run ends.
 
 An interrupted run (SIGINT, SIGTERM) ends KILLED with the signal's name; a run
-whose process exits before the pipeline finished ends FAILED; a run left
-RUNNING by a process that is gone (``kill -9``) is ended KILLED by the next
-run on the same host.
+whose process exits before the pipeline finished ends FAILED; a run whose
+tracking server stops answering stops in one sentence, and the next run ends
+it FAILED with that reason; a run left RUNNING by a process that is gone
+(``kill -9``) is ended KILLED by the next run on the same host.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import signal
@@ -20,9 +22,11 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
-from . import run
+from fashion_mnist.secrets import mask_url
+
+from . import leftovers, outage, run
 from .names import SEQUENTIAL, THREAD, run_tags
-from .processes import END_REASON, HOST, PID, PID_START, process_alive, process_start
+from .processes import END_REASON, HOST, PID, PID_START, process_start
 
 logger = logging.getLogger(__name__)
 
@@ -39,19 +43,6 @@ class _State:
 _state = _State()
 
 
-def fail_pending_models(client, mlflow_run) -> None:
-    """Mark FAILED the logged models of ``mlflow_run`` that are still PENDING."""
-    from mlflow.entities import LoggedModelStatus
-
-    models = client.search_logged_models(
-        experiment_ids=[mlflow_run.info.experiment_id],
-        filter_string=f"source_run_id = '{mlflow_run.info.run_id}'",
-    )
-    for model in models:
-        if model.status == LoggedModelStatus.PENDING:
-            client.finalize_logged_model(model.model_id, LoggedModelStatus.FAILED)
-
-
 def end_run(status: str, reason: str) -> None:
     """End the bound run with ``status`` and ``reason``, then forget it.
 
@@ -64,8 +55,8 @@ def end_run(status: str, reason: str) -> None:
     import mlflow
 
     client = run.client()
-    client.set_tag(run_id, END_REASON, reason[:5000])
-    fail_pending_models(client, client.get_run(run_id))
+    client.set_tag(run_id, END_REASON, mask_url(reason)[:5000])
+    leftovers.fail_pending_models(client, client.get_run(run_id))
     while (active := mlflow.active_run()) and active.info.run_id == run_id:
         mlflow.end_run(status)
     client.set_terminated(run_id, status)
@@ -169,7 +160,9 @@ class RunRecordHook:
         }
         client = run.client()
         client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
-        _end_abandoned_runs(client, active.info.experiment_id, run_id)
+        project = Path(run_params.get("project_path") or ".")
+        leftovers.record_kept_ends(client, project, run_id)
+        leftovers.end_abandoned_runs(client, active.info.experiment_id, run_id)
         _watch_signals()
         if not _state.atexit_registered:
             # Registered after MLflow's own exit handler (which would end the
@@ -210,15 +203,48 @@ class RunRecordHook:
         release()
 
     @hook_impl(tryfirst=True)
-    def on_pipeline_error(self, error: Exception) -> None:
-        """Say why the run failed before kedro-mlflow ends it FAILED."""
+    def on_pipeline_error(self, error: Exception, run_params: dict[str, Any]) -> None:
+        """Say why the run failed before kedro-mlflow ends it FAILED.
+
+        Raises:
+            TrackingServerLost: The tracking server stopped answering: the
+                run's end is kept under the project for the next run.
+        """
         run_id = run.current_run_id()
+        lost = outage.lost_server(error, run.tracking_uri())
+        if run_id and lost:
+            _stop_lost_run(run_id, lost, Path(run_params.get("project_path") or "."))
         if run_id:
             client = run.client()
-            reason = f"{type(error).__name__}: {error}".strip()
+            reason = mask_url(f"{type(error).__name__}: {error}".strip())
             client.set_tag(run_id, END_REASON, reason[:5000])
-            fail_pending_models(client, client.get_run(run_id))
+            leftovers.fail_pending_models(client, client.get_run(run_id))
         release()
+
+
+def _stop_lost_run(run_id: str, lost: str, project: Path) -> None:
+    """Keep the run's end locally, end it in this process, and say so in one sentence."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    reason = f"the MLflow tracking server stopped answering during the run ({lost})"
+    try:
+        kept = f"kept in {outage.keep_end(project, run_id, 'FAILED', reason)}"
+    except OSError as exc:
+        kept = f"not kept: {exc}"
+    uri = mask_url(run.tracking_uri() or "")
+    with outage.without_retries():
+        while (active := mlflow.active_run()) and active.info.run_id == run_id:
+            # Pops the run, then fails to tell the server: nothing is left open.
+            with contextlib.suppress(MlflowException):
+                mlflow.end_run("FAILED")
+    release()
+    raise outage.TrackingServerLost(
+        f"The MLflow tracking server {uri} stopped answering during the run "
+        f"({lost}); the run stopped at its first failed request, and the next "
+        f"run that reaches the server ends run {run_id} FAILED with this "
+        f"reason ({kept})."
+    ) from None
 
 
 def _model_sources(pipeline, catalog) -> dict[str, str]:
@@ -231,33 +257,3 @@ def _model_sources(pipeline, catalog) -> dict[str, str]:
         for model, source in catalog.load("model_provenance").items()
         if source["this_run"] or any(name.startswith(f"{model}.") for name in inputs)
     }
-
-
-def _end_abandoned_runs(client, experiment_id: str, me: str) -> None:
-    """End the RUNNING runs of this host whose process is gone (``kill -9``)."""
-    host = socket.gethostname()
-    found = client.search_runs(
-        [experiment_id],
-        filter_string=f"attributes.status = 'RUNNING' and tags.`{HOST}` = '{host}'",
-    )
-    for abandoned in found:
-        tags = abandoned.data.tags
-        pid = tags.get(PID, "")
-        if abandoned.info.run_id == me or not pid.isdigit():
-            continue
-        if process_alive(int(pid), tags.get(PID_START, "")):
-            continue
-        client.set_tag(
-            abandoned.info.run_id,
-            END_REASON,
-            f"process {pid} on {host} ended without closing the run "
-            f"(killed, e.g. kill -9); found by run {me}",
-        )
-        fail_pending_models(client, abandoned)
-        client.set_terminated(abandoned.info.run_id, "KILLED")
-        logger.warning(
-            "MLflow run %s was left RUNNING by process %s, which is gone: "
-            "marked KILLED",
-            abandoned.info.run_id,
-            pid,
-        )

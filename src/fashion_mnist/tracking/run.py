@@ -56,6 +56,11 @@ def current_run_id() -> str | None:
     return _binding.run_id
 
 
+def tracking_uri() -> str | None:
+    """The tracking URI of the bound run, or ``None``."""
+    return _binding.tracking_uri
+
+
 def client():
     """The ``MlflowClient`` of the bound run's tracking URI, made once per binding."""
     from mlflow import MlflowClient

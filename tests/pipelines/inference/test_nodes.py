@@ -1,3 +1,5 @@
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -5,6 +7,7 @@ import torch
 from pydantic import ValidationError
 
 from fashion_mnist.params import ClassNames, InferenceParams
+from fashion_mnist.pipelines.inference.conversion import EMPTY
 from fashion_mnist.pipelines.inference.nodes import (
     plot_predictions,
     predict_images,
@@ -21,6 +24,7 @@ from tests.support.synthetic import CLASS_NAMES, make_images, make_table
 
 PROBAS = [f"proba_{k}" for k in range(10)]
 NAMES = ClassNames(CLASS_NAMES)
+LOGGER = "fashion_mnist.pipelines.inference.nodes"
 
 
 def _params(grid=None, **conversion) -> InferenceParams:
@@ -76,7 +80,7 @@ def test_the_table_has_a_file_column_then_784_uint8_pixels_in_the_given_order():
 
     table = to_fashion_mnist(images, _params())
 
-    assert list(table.columns) == ["file", *PIXEL_COLUMNS]
+    assert list(table.columns) == ["file", "warning", *PIXEL_COLUMNS]
     assert table["file"].tolist() == ["b.png", "a.jpg"]
     assert (table[PIXEL_COLUMNS].dtypes == np.uint8).all()
 
@@ -185,6 +189,43 @@ def test_a_blank_image_converts_to_black_without_error():
     table = to_fashion_mnist({"blank.png": white}, _params())
 
     assert (table[PIXEL_COLUMNS].to_numpy() == 0).all()
+    assert table["warning"].tolist() == [EMPTY]
+
+
+def _line(width=5000, height=3, middle=None):
+    """A one-colour strip (grey 200), or a black one with a bright middle row."""
+    strip = np.full((height, width), 200 if middle is None else 0, dtype=np.uint8)
+    if middle is not None:
+        strip[height // 2] = middle
+    return strip
+
+
+def test_pictures_with_nothing_left_after_conversion_are_flagged_and_named(caplog):
+    images = {
+        "black.png": np.zeros((1200, 1200, 3), dtype=np.uint8),
+        "grey_dot.png": np.full((1, 1), 128, dtype=np.uint8),
+        "line.png": _line(),
+        "shirt.png": _garment(),
+        "thread.png": _line(middle=255),
+    }
+
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        table = to_fashion_mnist(images, _params())
+
+    assert table["warning"].tolist() == [
+        EMPTY,
+        EMPTY,
+        EMPTY,
+        "",
+        "5000 x 1 pixels after trimming: under half a pixel thick at 28 x 28",
+    ]
+    assert _grid(table.iloc[4]).max() > 13  # the thread is drawn, one pixel high
+    (warning,) = caplog.records
+    assert warning.message == (
+        "4 of 5 image(s) lost their content in conversion to 28 x 28 and are flagged "
+        "in the warning column of the predictions: black.png, grey_dot.png, "
+        "line.png, thread.png"
+    )
 
 
 def test_an_image_of_another_dtype_or_shape_is_refused_by_file_name():
@@ -230,7 +271,7 @@ def test_predictions_equal_the_evaluations_predict_split_on_the_same_rows():
     pixels = table.drop(columns="label")
     pixels.insert(0, "file", [f"{i:02d}.png" for i in range(len(table))])
 
-    predictions = predict_images(model, pixels, NAMES)
+    predictions = predict_images(model, pixels, NAMES, _params())
 
     expected = probability_table(model, table_to_arrays(table)[0])
     np.testing.assert_array_equal(predictions["predicted"], expected["predicted"])
@@ -242,13 +283,14 @@ def test_predictions_name_the_class_and_its_probability_per_file():
         {"a.png": _garment(), "b.png": 255 - _garment()}, _params()
     )
 
-    predictions = predict_images(_random_model(seed=1), pixels, NAMES)
+    predictions = predict_images(_random_model(seed=1), pixels, NAMES, _params())
 
     assert list(predictions.columns) == [
         "file",
         "predicted",
         "predicted_class",
         "probability",
+        "warning",
         *PROBAS,
     ]
     assert predictions["file"].tolist() == ["a.png", "b.png"]
@@ -266,7 +308,9 @@ def test_a_model_with_another_number_of_classes_is_refused():
     pixels = to_fashion_mnist({"a.png": _garment()}, _params())
 
     with pytest.raises(ValueError, match="lists 9 classes but the model has 10"):
-        predict_images(_random_model(seed=0), pixels, ClassNames(CLASS_NAMES[:9]))
+        predict_images(
+            _random_model(seed=0), pixels, ClassNames(CLASS_NAMES[:9]), _params()
+        )
 
 
 def test_a_model_holding_nan_is_refused():
@@ -277,13 +321,13 @@ def test_a_model_holding_nan_is_refused():
     with pytest.raises(
         ModelContractError, match=r"bias holds non-finite values \(NaN or inf\)"
     ):
-        predict_images(model, pixels, NAMES)
+        predict_images(model, pixels, NAMES, _params())
 
 
 def test_the_grid_shows_each_image_titled_with_its_file_class_and_probability():
     images = {f"photo_{i}.jpg": _garment() for i in range(5)}
     pixels = to_fashion_mnist(images, _params())
-    predictions = predict_images(_random_model(seed=2), pixels, NAMES)
+    predictions = predict_images(_random_model(seed=2), pixels, NAMES, _params())
 
     fig = plot_predictions(pixels, predictions, NAMES, _params(grid={"cols": 3}))
 
@@ -293,25 +337,84 @@ def test_the_grid_shows_each_image_titled_with_its_file_class_and_probability():
     assert titled[0].get_title() == (
         f"photo_0.jpg\n{first['predicted_class']} {first['probability']:.0%}"
     )
-    assert fig._suptitle is None
+    assert fig.get_suptitle() == ""
 
 
 def test_the_grid_shows_at_most_max_images_and_says_how_many_it_left_out():
     images = {f"{i:02d}.png": _garment(60, 40, (5, 10, 50, 20)) for i in range(12)}
     pixels = to_fashion_mnist(images, _params())
-    predictions = predict_images(_random_model(seed=2), pixels, NAMES)
+    predictions = predict_images(_random_model(seed=2), pixels, NAMES, _params())
 
     fig = plot_predictions(
         pixels, predictions, NAMES, _params(grid={"cols": 4, "max_images": 8})
     )
 
     assert sum(bool(ax.get_title()) for ax in fig.axes) == 8
-    assert fig._suptitle.get_text() == "The first 8 of 12 images"
+    assert fig.get_suptitle() == "The first 8 of 12 images"
+
+
+def _block(cols: int) -> np.ndarray:
+    """A 28x28 picture lighting 20 rows of ``cols`` columns (kept as it is)."""
+    image = np.zeros(IMAGE_SHAPE, dtype=np.uint8)
+    image[4:24, 9 : 9 + cols] = 255
+    return image
+
+
+# Lit pixels push class 3 (Dress); an empty picture gets the bias's class 0.
+DRESS_MODEL = {
+    "weight": torch.zeros(10, 784).index_fill_(0, torch.tensor([3]), 0.02),
+    "bias": torch.zeros(10).index_fill_(0, torch.tensor([0]), 1.0),
+}
+# Dress 84 %, Dress 41 %, T-shirt/top 23 %.
+BLOCKS = {"a_bright.png": _block(10), "b_dim.png": _block(5), "c_blank.png": _block(0)}
+
+
+def test_one_line_sums_up_the_classes_and_names_the_unsure_and_flagged_images(
+    caplog,
+):
+    pixels = to_fashion_mnist(BLOCKS, _params())
+
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        predictions = predict_images(DRESS_MODEL, pixels, NAMES, _params())
+
+    assert predictions["predicted_class"].tolist() == ["Dress", "Dress", "T-shirt/top"]
+    assert predictions["warning"].tolist() == ["", "", EMPTY]
+    assert caplog.records[-1].message == (
+        "Predicted 3 image(s): 2 Dress, 1 T-shirt/top; 2 below "
+        "inference.min_confidence = 50% (b_dim.png, c_blank.png); 1 flagged in the "
+        "warning column"
+    )
+
+
+def test_the_grid_can_show_the_least_confident_images_first_flagged_in_red():
+    pixels = to_fashion_mnist(BLOCKS, _params())
+    predictions = predict_images(DRESS_MODEL, pixels, NAMES, _params())
+
+    fig = plot_predictions(
+        pixels, predictions, NAMES, _params(grid={"order": "least_confident"})
+    )
+    few = plot_predictions(
+        pixels,
+        predictions,
+        NAMES,
+        _params(grid={"order": "least_confident", "max_images": 2}),
+    )
+
+    titles = [ax.title for ax in fig.axes if ax.get_title()]
+    assert [t.get_text() for t in titles] == [
+        "c_blank.png\nT-shirt/top 23%",
+        "b_dim.png\nDress 41%",
+        "a_bright.png\nDress 84%",
+    ]
+    assert [t.get_color() for t in titles] == ["tab:red", "black", "black"]
+    assert fig.get_suptitle() == "All 3 images, least confident first"
+    assert few.get_suptitle() == "The 2 least confident of 3 images"
+    np.testing.assert_array_equal(fig.axes[0].images[0].get_array(), _block(0))
 
 
 def test_the_grid_refuses_predictions_of_other_files():
     pixels = to_fashion_mnist({"a.png": _garment(), "b.png": _garment()}, _params())
-    predictions = predict_images(_random_model(seed=2), pixels, NAMES)
+    predictions = predict_images(_random_model(seed=2), pixels, NAMES, _params())
 
     with pytest.raises(ValueError, match="list different files"):
         plot_predictions(pixels, predictions.iloc[::-1], NAMES, _params())

@@ -1,10 +1,14 @@
+import csv
+import io
+import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
-from kedro.io import DataCatalog
+from kedro.io import AbstractDataset, DataCatalog
 from kedro.runner import SequentialRunner
 from kedro_datasets.matplotlib import MatplotlibDataset
 from kedro_datasets.pandas import ParquetDataset
@@ -58,26 +62,78 @@ def _run(images: Path, model, outputs: Path) -> tuple[pd.DataFrame, Path]:
     return pd.read_parquet(outputs / "predictions.parquet"), outputs / "grid.png"
 
 
-def test_the_pipeline_reads_images_model_and_parameters_and_writes_three_outputs():
-    pipeline = inference.create_pipeline()
+# Lit pixels push class 3 (Dress); an empty picture gets the bias's class 0 (23 %).
+DRESS_MODEL = {
+    "weight": torch.zeros(10, 784).index_fill_(0, torch.tensor([3]), 0.02),
+    "bias": torch.zeros(10).index_fill_(0, torch.tensor([0]), 1.0),
+}
+FORMULAS = ["=1+2.png", '=HYPERLINK("evil.example","click").png', "@cmd.png"]
 
-    assert [n.name for n in pipeline.nodes] == [
-        "convert_images",
-        "predict_images",
-        "plot_predictions",
+
+def _predictions_csv(path: Path) -> AbstractDataset:
+    """The catalog's own inference_predictions entry, writing to ``path``."""
+    entry = yaml.safe_load((CONF / "catalog.yml").read_text())["inference_predictions"]
+    entry["dataset"]["filepath"] = str(path)
+    return AbstractDataset.from_config("inference_predictions", entry)
+
+
+def test_formula_names_are_quoted_in_the_csv_and_empty_pictures_flagged(
+    tmp_path, caplog
+):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    shirt = np.zeros((60, 40), dtype=np.uint8)
+    shirt[5:55, 8:32] = 220
+    for name in [*FORMULAS, "shirt.png"]:
+        Image.fromarray(shirt).save(folder / name)
+    Image.new("RGB", (2000, 2000)).save(folder / "black.png")
+    Image.new("L", (1, 1), 128).save(folder / "grey_dot.png")
+    Image.new("L", (5000, 3), 200).save(folder / "line.png")
+    written = tmp_path / "out" / "predictions.csv"
+    catalog = DataCatalog(
+        datasets={
+            "inference_images": ImageFolderDataset(path=str(folder)),
+            "inference_predictions": _predictions_csv(written),
+            "inference_grid": MatplotlibDataset(filepath=str(tmp_path / "grid.png")),
+        }
+    )
+    catalog["inference_model"] = DRESS_MODEL
+    catalog["params:class_names"] = ClassNames(CLASS_NAMES)
+    catalog["params:inference"] = InferenceParams.model_validate(
+        _conf("parameters_inference.yml", "inference")
+    )
+
+    with caplog.at_level(logging.INFO, logger="fashion_mnist"):
+        SequentialRunner().run(inference.create_pipeline(), catalog)
+
+    lines = written.read_text().splitlines()
+    assert lines[1].startswith("'=1+2.png,3,Dress,")
+    assert lines[2].startswith('"\'=HYPERLINK(""evil.example"",""click"").png",3,')
+    # What a spreadsheet reads: each name as text, after the quote that makes it so.
+    cells = [row[0] for row in csv.reader(io.StringIO(written.read_text()))]
+    assert cells[1:4] == [f"'{name}" for name in FORMULAS]
+    table = pd.read_csv(written, keep_default_na=False)
+    assert table.columns[:5].tolist() == [
+        "file",
+        "predicted",
+        "predicted_class",
+        "probability",
+        "warning",
     ]
-    assert pipeline.inputs() == {
-        "inference_images",
-        "inference_model",
-        "params:class_names",
-        "params:inference",
-    }
-    assert pipeline.all_outputs() == {
-        "inference_pixels",
-        "inference_predictions",
-        "inference_grid",
-    }
-    assert all(n.tags == {"inference"} for n in pipeline.nodes)
+    flagged = table.loc[table["warning"] != "", "file"].tolist()
+    assert flagged == ["black.png", "grey_dot.png", "line.png"]
+    assert set(table.loc[table["warning"] == "", "predicted_class"]) == {"Dress"}
+    loaded = _predictions_csv(written).load()
+    assert loaded["file"].tolist()[:3] == FORMULAS  # the real names, read back
+    messages = [r.getMessage() for r in caplog.records]
+    assert f"Found 7 image(s) in {folder}" in messages
+    assert (
+        "3 of 7 image(s) lost their content in conversion to 28 x 28 and are flagged "
+        "in the warning column of the predictions: black.png, grey_dot.png, line.png"
+    ) in messages
+    assert any(
+        m.startswith("Predicted 7 image(s): 4 Dress, 3 T-shirt/top;") for m in messages
+    )
 
 
 def test_a_folder_of_pngs_gets_the_evaluations_predictions_and_a_grid(tmp_path):

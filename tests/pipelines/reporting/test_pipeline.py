@@ -14,6 +14,7 @@ from fashion_mnist.params import (
     MODELS,
     ClassNames,
     EvaluationParams,
+    RegistryParams,
     ReportingParams,
     TrainingParams,
 )
@@ -83,6 +84,7 @@ def _catalog(pipeline, reporting_dir, thresholds) -> DataCatalog:
     catalog["params:training"] = TrainingParams.model_validate(training_params())
     grid = {"rows": 2, "cols": 5, "only_misclassified": False, "dpi": 50}
     catalog["params:reporting"] = ReportingParams(prediction_grid=grid)
+    catalog["params:registry"] = RegistryParams()
     catalog["params:evaluation"] = EvaluationParams(
         thresholds=thresholds, on_failure="raise"
     )
@@ -147,10 +149,30 @@ def test_a_run_failing_the_gate_writes_every_report_and_a_failed_verdict(tmp_pat
         assert any(f.startswith(f"{model}: test_acc = ") for f in verdict["failures"])
 
 
-def test_the_gate_takes_only_the_comparison_and_its_parameters():
-    [gate] = [
-        n for n in reporting.create_pipeline().nodes if n.name == "check_thresholds"
-    ]
+def test_the_gate_needs_nothing_but_the_comparison_and_its_parameters():
+    # A catalog with no figure, no metric file and no model: were the gate to
+    # read any of them, the runner would refuse the missing inputs.
+    comparison = pd.DataFrame(
+        {
+            "model": list(MODELS),
+            "train_loss": [0.4, 0.9],
+            "train_acc": [0.85, 0.80],
+            "test_acc": [0.83, 0.65],
+        }
+    )
+    catalog = DataCatalog()
+    catalog["model_comparison"] = comparison
+    catalog["params:evaluation"] = EvaluationParams(
+        thresholds=CLASSIC_THRESHOLDS, on_failure="warn"
+    )
 
-    assert gate.inputs == ["model_comparison", "params:evaluation"]
-    assert gate.outputs == ["gate_verdict"]
+    outputs = SequentialRunner().run(
+        reporting.create_pipeline().to_outputs("gate_verdict"), catalog
+    )
+
+    verdict = outputs["gate_verdict"].load()
+    assert not verdict["passed"] and verdict["on_failure"] == "warn"
+    failed = " ".join(verdict["failures"])
+    assert f"{MODELS[1]}: train_loss = 0.9000" in failed
+    assert f"{MODELS[1]}: test_acc = 0.6500" in failed
+    assert f"{MODELS[0]}:" not in failed

@@ -1,5 +1,7 @@
 """The tuning nodes on synthetic tables: search space, study, resume and report."""
 
+import logging
+import re
 import subprocess
 import sys
 
@@ -138,11 +140,57 @@ def test_each_trial_is_an_mlflow_run_nested_under_the_workers_run(
         assert run.data.tags["mlflow.parentRunId"] == parent
         assert run.data.tags["optuna.trial_number"] == str(row["trial"])
         assert run.data.params["training.lr"] == str(row["param.lr"])
+        # The values not searched too: the run alone says how the trial trained.
+        assert run.data.params["training.batch_size"] == "32"
+        assert run.data.params["training.seed"] == "0"
+        assert run.data.tags["optuna.searched"] == ",".join(SMALL_SPACE)
         if row["state"] == "COMPLETE":
             assert run.info.status == "FINISHED"
             assert run.data.metrics["final.val_acc"] == pytest.approx(row["value"])
         else:
             assert run.info.status == "KILLED"
+
+
+def test_each_trial_logs_one_line_with_its_score_the_best_so_far_and_the_trials_left(
+    storage, splits, caplog
+):
+    caplog.set_level(logging.INFO, logger="fashion_mnist")
+
+    trials = _study(storage, splits, n_trials=3)
+
+    lines = [r.getMessage() for r in caplog.records if " trial " in r.getMessage()]
+    ended = [line for line in lines if re.search(r"trial \d (finished|pruned)", line)]
+    best = best_trial(trials)
+    assert len(ended) == 3
+    assert re.fullmatch(
+        r"Study 'test-study': trial 0 finished: val acc [01]\.\d{4}, best so far "
+        r"[01]\.\d{4} \(trial 0\), 1 of 3, about \d+ s left",
+        ended[0],
+    )
+    assert ended[-1].endswith(
+        f"best so far {best['val_acc']:.4f} (trial {best['trial']}), 3 of 3"
+    )
+
+
+def test_a_worker_logs_its_expected_duration_once_and_epochs_name_the_validation_split(
+    storage, splits, caplog
+):
+    caplog.set_level(logging.INFO, logger="fashion_mnist")
+
+    _study(storage, splits, n_trials=2)
+
+    messages = [r.getMessage() for r in caplog.records]
+    (expected,) = [m for m in messages if "expect about" in m]
+    # SMALL_SPACE searches num_epochs from 2 to 4: 3 epochs a trial at most.
+    assert re.match(
+        r"Study 'test-study': expect about \d+ s for 2 trials of up to 3 epochs "
+        r"\(this worker's first epoch took \d+\.\d\d s",
+        expected,
+    )
+    epochs = [m for m in messages if re.match(r"scratch: epoch \d", m)]
+    assert epochs
+    assert all(" val acc " in m and "test acc" not in m for m in epochs)
+    assert messages.index(expected) < messages.index(epochs[1])
 
 
 def test_a_worker_claims_its_trial_before_the_trial_suggests_anything(

@@ -7,20 +7,24 @@ module. The grid is typed ``Any``: it is a ``matplotlib.figure.Figure``.
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from fashion_mnist.params import ClassNames, Conversion, InferenceParams
+from fashion_mnist.params import ClassNames, InferenceParams
 from fashion_mnist.schemas import IMAGE_SHAPE, PIXEL_COLUMNS, SoftmaxWeights
 
+from .conversion import convert
+
+logger = logging.getLogger(__name__)
+
 FILE_COLUMN = "file"
-SIDE = IMAGE_SHAPE[0]
-# ITU-R BT.601 luma, the weights of Pillow's convert("L").
-LUMA = (0.299, 0.587, 0.114)
+WARNING_COLUMN = "warning"
 TITLE_CHARS = 18
+NAMES_LOGGED = 10
 
 
 def to_fashion_mnist(
@@ -66,6 +70,14 @@ def to_fashion_mnist(
        Fashion-MNIST image saved as a greyscale PNG therefore converts back
        to exactly its own pixels.
 
+    4. **Check**: an image with no pixel brighter than
+       ``background_threshold`` left (a blank or one-colour picture: an
+       all-black PNG, a 1×1 grey dot, a uniform 5000×3 strip) gets a
+       ``warning``, and so does one whose object is under half a pixel thick
+       at 28×28 (a bright thread across a 5000×3 image); one log line names
+       them all. The model would answer an empty picture with its bias
+       alone, whatever the image showed.
+
     Args:
         images: Images in the order to keep, keyed by file name; each of
             shape (h, w) or (h, w, c), ``uint8`` in 0–255, with c = 1 (grey),
@@ -75,7 +87,8 @@ def to_fashion_mnist(
             (0–254 grey levels) and ``sharpen`` (bool).
 
     Returns:
-        One row per image, in the order of ``images``: ``file`` (str), then
+        One row per image, in the order of ``images``: ``file`` (str),
+        ``warning`` (str, ``""`` for an image that converted well), then
         ``pixel_000`` … ``pixel_783`` (``uint8``, row-major, light object
         on a black background, as in the Fashion-MNIST tables).
 
@@ -86,104 +99,61 @@ def to_fashion_mnist(
     spec = inference.conversion
     if not images:
         raise ValueError("no images to convert: the image folder gave none")
-    rows = np.stack(
-        [_convert(name, image, spec).ravel() for name, image in images.items()]
+    converted = [convert(name, image, spec) for name, image in images.items()]
+    table = pd.DataFrame(
+        np.stack([picture.ravel() for picture, _ in converted]), columns=PIXEL_COLUMNS
     )
-    table = pd.DataFrame(rows, columns=PIXEL_COLUMNS)
     table.insert(0, FILE_COLUMN, list(images))
+    table.insert(1, WARNING_COLUMN, [warning for _, warning in converted])
+    flagged = table.loc[table[WARNING_COLUMN] != "", FILE_COLUMN].tolist()
+    if flagged:
+        logger.warning(
+            "%d of %d image(s) lost their content in conversion to 28 x 28 and are "
+            "flagged in the warning column of the predictions: %s",
+            len(flagged),
+            len(table),
+            _listed(flagged),
+        )
     return table
 
 
-def _convert(name: str, image: np.ndarray, spec: Conversion) -> np.ndarray:
-    """One image through the recipe of :func:`to_fashion_mnist`: (28, 28) ``uint8``."""
-    grey = _greyscale(name, image)
-    if spec.invert == "always" or (spec.invert == "auto" and _light_background(grey)):
-        grey = 255 - grey
-    if grey.shape == IMAGE_SHAPE:
-        return grey
-    return _frame(grey, spec.background_threshold, spec.sharpen)
-
-
-def _greyscale(name: str, image: np.ndarray) -> np.ndarray:
-    """Luma of an image with 1–4 channels, transparency composited on white."""
-    image = np.asarray(image)
-    if image.ndim == 2:
-        image = image[..., None]
-    if (
-        image.dtype != np.uint8
-        or image.ndim != 3
-        or image.shape[2] not in (1, 2, 3, 4)
-        or 0 in image.shape
-    ):
-        raise ValueError(
-            f"image {name!r} has dtype {image.dtype} and shape {image.shape}; "
-            "expected uint8 of shape (h, w) or (h, w, c) with c in 1..4"
-        )
-    colour = image.astype(np.float64)
-    if image.shape[2] in (2, 4):
-        colour, alpha = colour[..., :-1], colour[..., -1:] / 255.0
-        colour = colour * alpha + 255.0 * (1.0 - alpha)
-    grey = colour @ np.array(LUMA) if colour.shape[2] == 3 else colour[..., 0]
-    return np.clip(np.rint(grey), 0, 255).astype(np.uint8)
-
-
-def _border(grey: np.ndarray) -> np.ndarray:
-    """The outermost pixels of an image, each once."""
-    if min(grey.shape) <= 2:
-        return grey.ravel()
-    return np.concatenate([grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]])
-
-
-def _light_background(grey: np.ndarray) -> bool:
-    """Whether the edge (median) is brighter than the central half (mean)."""
-    h, w = grey.shape
-    centre = grey[h // 4 : h - h // 4, w // 4 : w - w // 4]
-    return float(np.median(_border(grey))) > float(centre.mean())
-
-
-def _frame(grey: np.ndarray, threshold: int, sharpen: bool) -> np.ndarray:
-    """Background to black, trim, resize the longer side to 28, sharpen, centre."""
-    from PIL import Image, ImageFilter
-
-    background = int(np.median(_border(grey)))
-    grey = np.clip(grey.astype(np.int16) - background, 0, 255).astype(np.uint8)
-    rows, cols = np.nonzero(grey > threshold)
-    if len(rows):
-        grey = grey[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
-    h, w = grey.shape
-    scale = SIDE / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    picture = Image.fromarray(grey).resize(size, Image.Resampling.LANCZOS)
-    if sharpen:
-        picture = picture.filter(
-            ImageFilter.UnsharpMask(radius=1, percent=100, threshold=0)
-        )
-    canvas = np.zeros(IMAGE_SHAPE, dtype=np.uint8)
-    top, left = (SIDE - size[1]) // 2, (SIDE - size[0]) // 2
-    canvas[top : top + size[1], left : left + size[0]] = np.asarray(picture)
-    return canvas
+def _listed(files: list[str]) -> str:
+    """The first few file names, comma-separated, and how many more there are."""
+    shown = ", ".join(files[:NAMES_LOGGED])
+    more = len(files) - NAMES_LOGGED
+    return f"{shown} and {more} more" if more > 0 else shown
 
 
 def predict_images(
-    model: SoftmaxWeights, pixels: pd.DataFrame, class_names: ClassNames
+    model: SoftmaxWeights,
+    pixels: pd.DataFrame,
+    class_names: ClassNames,
+    inference: InferenceParams,
 ) -> pd.DataFrame:
-    """Classify converted images with a softmax regression model.
+    """Classify converted images with a softmax regression model, and log a summary.
 
     The numbers are the evaluation's (``fashion_mnist.softmax.probability_table``),
     so a Fashion-MNIST test image gets the same prediction and probabilities
-    here as in the evaluation.
+    here as in the evaluation. One log line sums the predictions up: how
+    many images per class, and which are less probable than
+    ``inference.min_confidence`` or flagged by the conversion.
 
     Args:
         model: ``weight`` (k, 784) and ``bias`` (k,), ``float32``, finite.
-        pixels: ``file`` and ``pixel_000`` … ``pixel_783`` (``uint8``), as
-            from :func:`to_fashion_mnist`.
+        pixels: ``file``, optionally ``warning``, and ``pixel_000`` …
+            ``pixel_783`` (``uint8``), as from :func:`to_fashion_mnist`.
         class_names: The k class names, in label order.
+        inference: The ``inference`` group; ``min_confidence`` (0–1) is the
+            probability under which a prediction counts as unsure.
 
     Returns:
         One row per image, in the order of ``pixels``: ``file``,
         ``predicted`` (``int64`` class index), ``predicted_class`` (its
-        name), ``probability`` (of the predicted class, ``float32``) and
+        name), ``probability`` (of the predicted class, ``float32``),
+        ``warning`` (str, ``""`` unless the conversion lost the image) and
         ``proba_0`` … ``proba_<k-1>`` (``float32``, each row sums to 1).
+        The file names are the real ones: the catalog's
+        ``SpreadsheetCSVDataset`` quotes those a spreadsheet would run.
 
     Raises:
         ValueError: When ``class_names`` and the model's outputs differ in
@@ -214,7 +184,27 @@ def predict_images(
     )
     predictions.insert(2, "probability", probas.max(axis=1))
     predictions.insert(0, FILE_COLUMN, pixels[FILE_COLUMN].to_numpy())
+    warnings = pixels.get(WARNING_COLUMN, pd.Series("", index=pixels.index))
+    predictions.insert(4, WARNING_COLUMN, warnings.to_numpy())
+    logger.info("%s", _summary(predictions, inference.min_confidence))
     return predictions
+
+
+def _summary(predictions: pd.DataFrame, min_confidence: float) -> str:
+    """One line: images per predicted class, the unsure ones and the flagged ones."""
+    counts = predictions["predicted_class"].value_counts(sort=True)
+    per_class = ", ".join(f"{n} {name}" for name, n in counts.items())
+    unsure = predictions.loc[predictions["probability"] < min_confidence, FILE_COLUMN]
+    flagged = (predictions[WARNING_COLUMN] != "").sum()
+    line = (
+        f"Predicted {len(predictions)} image(s): {per_class}; {len(unsure)} below "
+        f"inference.min_confidence = {min_confidence:.0%}"
+    )
+    if len(unsure):
+        line += f" ({_listed(unsure.tolist())})"
+    if flagged:
+        line += f"; {flagged} flagged in the warning column"
+    return line
 
 
 def plot_predictions(
@@ -231,13 +221,16 @@ def plot_predictions(
             the same order as ``pixels``.
         class_names: The class names, in label order.
         inference: The ``inference`` group; ``grid`` holds ``cols`` (images
-            per row), ``max_images`` (the first ones shown, at most 100) and
-            ``dpi`` (50–300).
+            per row), ``max_images`` (the first ones shown, at most 100),
+            ``order`` (``name``: the order of ``pixels``; ``least_confident``:
+            the lowest ``probability`` first, ties in file order) and ``dpi``
+            (50–300).
 
     Returns:
         A matplotlib Figure with ``ceil(shown / cols)`` rows of ``min(cols, shown)`` axes,
-        each titled ``"<file>\\n<class> <probability>%"``; when images are
-        left out, the figure's title says how many were shown.
+        each titled ``"<file>\\n<class> <probability>%"``, in red for an
+        image flagged in ``warning``; the figure's title says when images are
+        left out or shown least confident first.
 
     Raises:
         ValueError: When ``pixels`` and ``predictions`` list different files.
@@ -255,21 +248,33 @@ def plot_predictions(
     shown = min(len(files), spec.max_images)
     cols = max(1, min(spec.cols, shown))
     rows = max(1, math.ceil(shown / cols))
-    X = pixels[PIXEL_COLUMNS].to_numpy()[:shown]
+    least_confident = spec.order == "least_confident"
+    order = (
+        np.argsort(predictions["probability"].to_numpy(), kind="stable")
+        if least_confident
+        else np.arange(len(files))
+    )[:shown]
+    X = pixels[PIXEL_COLUMNS].to_numpy()[order]
+    warnings = predictions.get(WARNING_COLUMN, pd.Series("", index=predictions.index))
     fig = Figure(figsize=(1.6 * cols, 2.0 * rows), dpi=spec.dpi, layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
-    for ax, image, row in zip(
-        axes, X, predictions.head(shown).itertuples(), strict=False
-    ):
+    for ax, image, i in zip(axes, X, order, strict=False):
+        row = predictions.iloc[i]
         ax.imshow(image.reshape(IMAGE_SHAPE), cmap="gray_r", vmin=0, vmax=255)
         ax.set_title(
-            f"{_short(row.file)}\n{names[row.predicted]} {row.probability:.0%}",
+            f"{_short(row[FILE_COLUMN])}\n"
+            f"{names[row['predicted']]} {row['probability']:.0%}",
             fontsize=8,
+            **({"color": "tab:red"} if warnings.iloc[i] else {}),
         )
     for ax in axes:
         ax.set_axis_off()
-    if shown < len(files):
+    if shown < len(files) and least_confident:
+        fig.suptitle(f"The {shown} least confident of {len(files)} images")
+    elif shown < len(files):
         fig.suptitle(f"The first {shown} of {len(files)} images")
+    elif least_confident:
+        fig.suptitle(f"All {shown} images, least confident first")
     return fig
 
 

@@ -24,7 +24,12 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 predict_images,
-                inputs=["inference_model", "inference_pixels", "params:class_names"],
+                inputs=[
+                    "inference_model",
+                    "inference_pixels",
+                    "params:class_names",
+                    "params:inference",
+                ],
                 outputs="inference_predictions",
                 name="predict_images",
             ),

@@ -1,4 +1,4 @@
-"""Register the models of a run whose gate passed; the best becomes the champion."""
+"""Register the models of a run whose gate passed; the champion moves on evidence."""
 
 from .pipeline import create_pipeline
 

@@ -24,6 +24,7 @@ from fashion_mnist.study import (
     trial_hyperparameters,
     trials_table,
 )
+from fashion_mnist.study_progress import StudyProgress
 
 logger = logging.getLogger(__name__)
 
@@ -80,10 +81,14 @@ def run_study(  # noqa: PLR0917 (a node: one argument per catalog input)
     """
     study = join_study(storage, tuning)
     end_dead_workers_trials(study, storage, trial_runs)
+    progress = StudyProgress(training, tuning, finished_trials(study))
+    # The per-epoch log names the split it scores (softmax's loop reads attrs).
+    validation = validation.copy(deep=False)
+    validation.attrs["split"] = "val"
     objective = _objective(
-        study, trial_runs, fit, validation, training, tuning, class_names.root
+        study, trial_runs, fit, validation, training, tuning, class_names.root, progress
     )
-    _optimize(study, objective, tuning)
+    _optimize(study, objective, tuning, progress)
     return trials_table(study)
 
 
@@ -95,6 +100,7 @@ def _objective(  # noqa: PLR0917
     training: TrainingParams,
     tuning: TuningParams,
     class_names: list[str],
+    progress: StudyProgress,
 ) -> Callable[[Any], float]:
     """The function of an ``optuna.Trial`` that trains, scores and records one trial."""
     import optuna
@@ -105,7 +111,11 @@ def _objective(  # noqa: PLR0917
 
     def objective(trial: Any) -> float:
         values = {d.name: d.suggest(trial) for d in dimensions}
-        run_id = trial_runs.start(tuning.study_name, trial.number, values)
+        hyper = trial_hyperparameters(training, tuning, values)
+        progress.trial_started()
+        run_id = trial_runs.start(
+            tuning.study_name, trial.number, hyper.model_dump(), searched=list(values)
+        )
         if run_id:
             trial.set_user_attr("mlflow_run_id", run_id)
         logger.info(
@@ -123,10 +133,10 @@ def _objective(  # noqa: PLR0917
                 {"val_acc": row["test_acc"], "train_loss": row["train_loss"]},
             )
             trial.report(row["test_acc"], epoch)
+            progress.epoch_finished()
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at epoch {epoch}")
 
-        hyper = trial_hyperparameters(training, tuning, values)
         try:
             model, _ = TRAINERS[tuning.model](fit, validation, hyper, on_epoch)
             metrics = evaluate(model, fit, validation, class_names)
@@ -161,7 +171,10 @@ def _objective(  # noqa: PLR0917
 
 
 def _optimize(
-    study: Any, objective: Callable[[Any], float], tuning: TuningParams
+    study: Any,
+    objective: Callable[[Any], float],
+    tuning: TuningParams,
+    progress: StudyProgress,
 ) -> None:
     """Run trials until the study holds ``tuning.n_trials`` finished ones.
 
@@ -193,7 +206,10 @@ def _optimize(
         n_trials=tuning.n_trials - finished,
         timeout=tuning.timeout_s,
         catch=(Exception,),
-        callbacks=[optuna.study.MaxTrialsCallback(tuning.n_trials, states=states)],
+        callbacks=[
+            optuna.study.MaxTrialsCallback(tuning.n_trials, states=states),
+            progress,
+        ],
         gc_after_trial=False,
     )
 
