@@ -45,3 +45,23 @@ def test_a_run_sent_to_a_postgresql_backed_server_records_everything(
     np.testing.assert_array_equal(champion.predict(pixels)["class_index"], expected)
     version = client.get_model_version_by_alias("fashion_mnist_scratch", "champion")
     assert version.tags["mlflow_run_id"] == run.info.run_id
+    # The evidence, on the server's store as on the embedded one: the model
+    # card, the interval, the tables as dataset inputs, ranked logged models.
+    acc = run.data.metrics["scratch.final.test_acc"]
+    assert f"**Test accuracy {acc:.4f}**" in version.description
+    assert version.tags["registration"] == "complete"
+    assert float(version.tags["test_acc_ci_low"]) <= acc
+    contexts = {
+        d.dataset.name: {t.key: t.value for t in d.tags}["mlflow.data.context"]
+        for d in run.inputs.dataset_inputs
+    }
+    assert contexts == {
+        "fashion_mnist_train": "training",
+        "fashion_mnist_test": "evaluation",
+    }
+    ranked = client.search_logged_models(
+        experiment_ids=[run.info.experiment_id],
+        filter_string=f"source_run_id = '{run.info.run_id}'",
+        order_by=[{"field_name": "metrics.test_acc", "ascending": False}],
+    )
+    assert {m.name for m in ranked} == {"scratch_model", "concise_model"}

@@ -35,6 +35,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACT = PROJECT_ROOT / "test-artifacts" / "mlflow-ui.png"
+MODEL_CARD = PROJECT_ROOT / "test-artifacts" / "mlflow-model-card.png"
+LOGGED_MODELS = PROJECT_ROOT / "test-artifacts" / "mlflow-logged-models.png"
 FIRST_LINE = re.compile(
     r"MLflow UI: open (http://127\.0\.0\.1:\d+/#/experiments/(\d+)"
     r"\?workflowType=machine_learning)$"
@@ -154,3 +156,61 @@ def test_the_first_line_opens_the_training_runs_in_a_fresh_browser(ui_server, tm
     assert "workflowType=machine_learning" in landed
     assert "overview" not in landed and "genai" not in landed
     assert name.strip() == run.info.run_name
+
+
+def test_a_version_page_shows_its_model_card_and_the_logged_models_their_metrics(
+    ui_server, tmp_path
+):
+    experiment, run = _the_run(ui_server.store)
+    client = MlflowClient(ui_server.store)
+    version = client.get_model_version_by_alias("fashion_mnist_scratch", "champion")
+    acc = run.data.metrics["scratch.final.test_acc"]
+
+    def local_only(route):
+        if route.request.url.startswith(f"{ui_server.url}/"):
+            route.continue_()
+        else:
+            route.abort()
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            tmp_path / "chromium-profile",
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            # Wide enough for the models table's metric columns beside the
+            # MLflow Assistant panel.
+            viewport={"width": 2200, "height": 1400},
+        )
+        try:
+            context.route("**/*", local_only)
+            page = context.new_page()
+            page.goto(
+                f"{ui_server.url}/#/models/fashion_mnist_scratch/versions/"
+                f"{version.version}"
+            )
+            # The description's Markdown, rendered: its bold headline and a table.
+            card = page.get_by_text(f"Test accuracy {acc:.4f}").first
+            card.wait_for(timeout=60_000)
+            card_tag = card.evaluate("e => e.tagName")
+            tables = page.locator("table").count()
+            MODEL_CARD.parent.mkdir(exist_ok=True)
+            page.screenshot(path=MODEL_CARD, full_page=True)
+
+            page.goto(
+                f"{ui_server.url}/#/experiments/{experiment.experiment_id}/models"
+                "?workflowType=machine_learning"
+            )
+            page.get_by_text("concise_model").first.wait_for(timeout=60_000)
+            page.get_by_text("scratch_model").first.wait_for(timeout=60_000)
+            # The metrics, per dataset, beside the models.
+            page.get_by_text("fashion_mnist_test (#").first.wait_for(timeout=60_000)
+            listed = page.inner_text("body")
+            page.screenshot(path=LOGGED_MODELS)
+        finally:
+            context.close()
+
+    assert card_tag == "STRONG"
+    assert tables >= 1
+    assert "test_acc" in listed and "test_loss" in listed
+    assert f"{acc:g}" in listed  # scratch_model's test accuracy, in its row

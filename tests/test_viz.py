@@ -274,3 +274,15 @@ def test_viz_leaves_no_mlflow_store_in_the_project(viz_server):
 
     assert not created & {"mlflow.db", "mlruns", "mlartifacts"}
     assert "Running Kedro-Viz without hooks" in viz_server.log.read_text()
+
+
+def test_a_project_dataset_shows_its_file_path(viz_server):
+    graph = json.loads(_get(f"{viz_server.url}/api/main"))
+    [node] = [n for n in graph["nodes"] if n["name"] == "model_comparison"]
+
+    details = json.loads(_get(f"{viz_server.url}/api/nodes/{node['id']}"))
+
+    assert details["filepath"] == str(
+        viz_server.project / "data/08_reporting/model_comparison.csv"
+    )
+    assert details["preview_type"] == "TablePreview"

@@ -1,5 +1,6 @@
 """RunFileDataset: whole files, the run's own record, its own data, clear errors."""
 
+import inspect
 import subprocess
 import sys
 import threading
@@ -53,6 +54,25 @@ def test_a_saved_file_is_read_back_from_memory_within_the_run(tmp_path):
 
     assert dataset.load() is table
     assert _csv(tmp_path / "history.csv").load()["train_loss"].tolist() == [7.0]
+
+
+def test_kedro_viz_gets_the_file_path_and_the_wrapped_datasets_preview(tmp_path):
+    dataset = _csv(tmp_path / "history.csv")
+    before = dataset.preview(nrows=1)
+
+    dataset.save(pd.DataFrame({"epoch": [1, 2], "train_loss": [0.9, 0.5]}))
+
+    # kedro-viz: File Path from _describe()["filepath"], the preview's kind
+    # from the return annotation of `preview`.
+    assert str(dataset).count(str(tmp_path / "history.csv")) >= 1
+    kind = inspect.signature(dataset.preview).return_annotation
+    assert getattr(kind, "__name__", kind) == "TablePreview"
+    assert before is None
+    assert dataset.preview(nrows=1) == {
+        "index": [0],
+        "columns": ["epoch", "train_loss"],
+        "data": [[1, 0.9]],
+    }
 
 
 def test_a_failed_save_keeps_the_previous_file_and_leaves_no_temporary_file(tmp_path):

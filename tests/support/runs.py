@@ -175,7 +175,9 @@ def assert_complete_record(
     }
     for model in MODELS:
         for metric in ["train_loss", "train_acc", "test_acc"]:
-            history = client.get_metric_history(run.info.run_id, f"{model}.{metric}")
+            history = client.get_metric_history(
+                run.info.run_id, f"{model}.learning_curves/{metric}"
+            )
             assert sorted(m.step for m in history) == list(range(1, epochs + 1))
         for final in ["train_loss", "train_acc", "test_loss", "test_acc"]:
             assert f"{model}.final.{final}" in metrics

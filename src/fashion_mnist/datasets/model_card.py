@@ -64,11 +64,12 @@ def model_card(
         "",
         "### Run",
         "",
-        f"- MLflow run `{info.run_id}` ({info.run_name}), experiment "
+        f"- MLflow run `{info.run_id}` (`{info.run_name}`), experiment "
         f"{info.experiment_id}",
         f"- git commit `{data.tags.get('git_commit', 'unknown')}`",
         f"- confusion matrix: [`{model}/confusion_matrix.png`]"
-        f"(#/experiments/{info.experiment_id}/runs/{info.run_id}/artifacts), "
+        f"(#/experiments/{info.experiment_id}/runs/{info.run_id}/artifacts"
+        "?workflowType=machine_learning), "
         f"`runs:/{info.run_id}/{model}/confusion_matrix.png`",
     ]
     return "\n".join(lines) + "\n"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -90,9 +92,31 @@ class RunFileDataset(AbstractDataset[Any, Any]):
 
     def _describe(self) -> dict[str, Any]:
         return {
+            # kedro-viz shows "filepath" as the node's File Path.
+            "filepath": str(self._filepath),
             "dataset": {k: v for k, v in self._config.items() if k != "save_args"},
             "artifact_path": self._artifact_path if self._log else None,
         }
+
+    @property
+    def preview(self) -> Callable[..., Any]:
+        """The wrapped dataset's ``preview`` (a table's rows, a figure, a JSON), for kedro-viz.
+
+        kedro-viz calls it with the entry's ``metadata.kedro-viz.preview_args``
+        and reads the kind of preview from its return annotation, so this is
+        the wrapped dataset's own method (its signature kept), returning
+        ``None`` while the file is not written yet.
+
+        Raises:
+            AttributeError: The wrapped dataset has no preview.
+        """
+        wrapped = self._on_disk().preview  # AttributeError: no preview
+
+        @functools.wraps(wrapped)
+        def preview(*args: Any, **kwargs: Any) -> Any:
+            return wrapped(*args, **kwargs) if self._filepath.exists() else None
+
+        return preview
 
     def _exists(self) -> bool:
         return self._cache.exists() or self._filepath.exists()

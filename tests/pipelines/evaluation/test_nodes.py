@@ -272,6 +272,10 @@ def test_the_test_accuracy_comes_with_its_95_percent_wilson_interval():
         {"epoch": [1], "train_loss": [0.5], "train_acc": [0.8], "test_acc": [0.7]}
     )
     tracked = tracking_metrics(metrics, history)
+    # The curves in a chart section of their own; the finals in "Model metrics".
+    assert tracked["learning_curves/train_loss"] == [{"step": 1, "value": 0.5}]
+    assert tracked["learning_curves/test_acc"] == [{"step": 1, "value": 0.7}]
+    assert not [k for k in tracked if k.startswith("final") and "/" in k]
     assert tracked["final.test_acc.ci_low"] == [
         {"step": 1, "value": metrics["test_acc_ci_low"]}
     ]

@@ -194,6 +194,10 @@ def _log_comparison(
     )
 
 
+# The chart section of the per-epoch metrics in the MLflow UI.
+CURVES = "learning_curves"
+
+
 def tracking_metrics(metrics: dict[str, Any], history: pd.DataFrame) -> dict[str, Any]:
     """Lay out a model's metrics as MLflow metric histories (``step`` = epoch).
 
@@ -204,13 +208,16 @@ def tracking_metrics(metrics: dict[str, Any], history: pd.DataFrame) -> dict[str
 
     Returns:
         ``{name: [{"step": epoch, "value": v}, ...]}``: one entry per epoch for
-        ``train_loss``, ``train_acc`` and ``test_acc``, then the final
+        ``learning_curves/train_loss``, ``…/train_acc`` and ``…/test_acc``
+        (the MLflow UI draws a key's part before the last ``/`` as a chart
+        section, and named sections come before the rest: the curves open a
+        run's charts, not the per-class finals), then the final
         ``final.train_loss`` … ``final.test_acc``, ``final.test_acc.ci_low``,
         ``final.test_acc.ci_high`` and ``final.test_acc.<class name>`` at the
         last epoch.
     """
     tracked: dict[str, Any] = {
-        column: [
+        f"{CURVES}/{column}": [
             {"step": int(epoch), "value": float(value)}
             for epoch, value in zip(history["epoch"], history[column], strict=True)
         ]

@@ -195,9 +195,7 @@ def check_thresholds(
         ("test_acc", "<=", bounds.max_test_acc),
     ]
     passes = {"<": float.__lt__, ">": float.__gt__, "<=": float.__le__}
-    logger.info(
-        "Model comparison:\n%s", comparison.to_string(index=False, float_format="%.4f")
-    )
+    # The comparison table itself ends the run's log (fashion_mnist.tracking.summary).
     failures = [
         f"{row.model}: {metric} = {getattr(row, metric):.4f}, bound {op} {bound}"
         for row in comparison.itertuples()
