@@ -131,6 +131,15 @@ def test_a_short_study_then_retrain_then_a_run_with_env_tuned(synthetic_run, tmp
     assert best["val_acc"] == pytest.approx(study.best_value)
     assert best["params"] == study.best_params
     assert worker.data.metrics["tuning.best_val_acc"] == pytest.approx(study.best_value)
+    # The worker's run names the two splits its trials trained and were scored on.
+    contexts = {
+        d.dataset.name: {t.key: t.value for t in d.tags}["mlflow.data.context"]
+        for d in worker.inputs.dataset_inputs
+    }
+    assert contexts == {
+        "tuning_fit_split": "training",
+        "tuning_validation_split": "validation",
+    }
 
     project.run(pipeline_names=["retrain"])
 

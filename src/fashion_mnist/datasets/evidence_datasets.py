@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -12,6 +13,7 @@ from typing import Any
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 
+from fashion_mnist.schemas import LABEL_COLUMN
 from fashion_mnist.tracking import run
 
 from .run_file_dataset import DIGEST_KEY, content_digest
@@ -21,6 +23,19 @@ logger = logging.getLogger(__name__)
 # MLflow keeps at most 36 characters of a dataset digest: 128 bits of the SHA-256.
 DIGEST_CHARS = 32
 CONTEXT_TAG = "mlflow.data.context"
+
+
+def _digest(table: pd.DataFrame) -> str:
+    """A Fashion-MNIST table's :func:`.content_digest`; another table's (the
+    converted images of an inference run) SHA-256 of its columns, dtypes and
+    pandas' row hashes."""
+    if LABEL_COLUMN in table.columns:
+        return content_digest(table)
+    digest = hashlib.sha256()
+    digest.update(json.dumps([list(map(str, table.columns))]).encode())
+    digest.update(json.dumps([str(t) for t in table.dtypes]).encode())
+    digest.update(pd.util.hash_pandas_object(table, index=False).to_numpy().data)
+    return digest.hexdigest()
 
 
 def logged_model_id(client, run_id: str, name: str) -> str | None:
@@ -106,7 +121,7 @@ class RunInputsDataset(AbstractDataset[dict[str, pd.DataFrame], dict[str, str]])
         inputs = []
         for name, table in data.items():
             spec = self._tables[name]
-            self._digests[name] = content_digest(table)[:DIGEST_CHARS]
+            self._digests[name] = _digest(table)[:DIGEST_CHARS]
             with warnings.catch_warnings():
                 # A local path resolves to one source type, though MLflow warns it
                 # could be two; integer columns draw a hint meant for model schemas.

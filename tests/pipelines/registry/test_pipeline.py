@@ -6,6 +6,7 @@ what is proven is how runs meet the registry, not the real data's numbers.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,3 +157,21 @@ def test_the_inference_pipeline_classifies_with_the_champion_not_the_latest_vers
     latest = predict_split(_weights(client, latest, "scratch"), history.images)
     np.testing.assert_array_equal(predictions["predicted"], champion["predicted"])
     assert (predictions["predicted"] != latest["predicted"]).any()
+
+
+def test_the_inference_run_logs_the_images_it_classified_as_its_dataset_input(
+    history,
+):
+    client = client_for(history.project.path)
+    (inference,) = [
+        run
+        for run in runs(client)
+        if run.data.tags.get("kedro.pipelines") == "inference"
+    ]
+
+    (logged,) = inference.inputs.dataset_inputs
+
+    assert logged.dataset.name == "inference_images"
+    assert {t.key: t.value for t in logged.tags}["mlflow.data.context"] == "inference"
+    assert json.loads(logged.dataset.profile)["num_rows"] == IMAGES
+    assert json.loads(logged.dataset.source)["uri"].endswith("images")

@@ -5,6 +5,7 @@ from kedro.runner import SequentialRunner
 from fashion_mnist.params import MODELS, TrainingParams
 from fashion_mnist.pipelines.training import create_pipeline
 from fashion_mnist.pipelines.training.nodes import NODES
+from tests.support.runs import client_for, runs
 from tests.support.synthetic import make_table, training_params
 
 
@@ -24,7 +25,10 @@ def _run(params: TrainingParams):
 def test_training_writes_a_model_and_a_history_for_each_model():
     _, outputs = _run(TrainingParams.model_validate(training_params()))
 
-    assert set(outputs) == {f"{m}.{o}" for m in MODELS for o in ["model", "history"]}
+    assert set(outputs) == {
+        *(f"{m}.{o}" for m in MODELS for o in ["model", "history"]),
+        "training_dataset_inputs",
+    }
     for name in MODELS:
         model, history = outputs[f"{name}.model"], outputs[f"{name}.history"]
         assert model["weight"].shape == (10, 784)
@@ -44,3 +48,21 @@ def test_each_namespace_holds_its_own_models_training_with_its_own_overrides():
         alone, history = NODES[name](train, test, params)
         assert all(torch.equal(outputs[f"{name}.model"][k], alone[k]) for k in alone)
         assert outputs[f"{name}.history"].equals(history)
+
+
+def test_a_run_of_the_training_pipeline_alone_logs_the_tables_it_read(
+    synthetic_run, tmp_path
+):
+    project = synthetic_run.copy(tmp_path / "project", ("03_primary",), store=True)
+
+    project.run(pipeline_names=["training"])
+
+    (run,) = runs(client_for(project.path))
+    contexts = {
+        d.dataset.name: {t.key: t.value for t in d.tags}["mlflow.data.context"]
+        for d in run.inputs.dataset_inputs
+    }
+    assert contexts == {
+        "fashion_mnist_train": "training",
+        "fashion_mnist_test": "evaluation",
+    }

@@ -281,3 +281,15 @@ def plot_predictions(
 def _short(name: str) -> str:
     """A file name cut to fit above one image, keeping its end (the extension)."""
     return name if len(name) <= TITLE_CHARS else "…" + name[-(TITLE_CHARS - 1) :]
+
+
+def inference_inputs(pixels: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Name the converted images as the run's dataset input (context ``inference``).
+
+    Args:
+        pixels: One row per image, as from :func:`to_fashion_mnist`.
+
+    Returns:
+        ``inference_images``: the images as the model saw them.
+    """
+    return {"inference_images": pixels}

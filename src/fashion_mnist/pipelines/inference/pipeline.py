@@ -2,7 +2,12 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import plot_predictions, predict_images, to_fashion_mnist
+from .nodes import (
+    inference_inputs,
+    plot_predictions,
+    predict_images,
+    to_fashion_mnist,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -11,8 +16,9 @@ def create_pipeline(**kwargs) -> Pipeline:
     Returns:
         ``convert_images`` (``inference_images`` to ``inference_pixels``),
         ``predict_images`` (with ``inference_model``, to
-        ``inference_predictions``) and ``plot_predictions`` (to
-        ``inference_grid``), all tagged ``inference``.
+        ``inference_predictions``), ``plot_predictions`` (to
+        ``inference_grid``) and ``log_inference_inputs`` (the converted images
+        as the run's MLflow dataset input), all tagged ``inference``.
     """
     return Pipeline(
         [
@@ -21,6 +27,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["inference_images", "params:inference"],
                 outputs="inference_pixels",
                 name="convert_images",
+            ),
+            Node(
+                inference_inputs,
+                inputs="inference_pixels",
+                outputs="inference_dataset_inputs",
+                name="log_inference_inputs",
             ),
             Node(
                 predict_images,

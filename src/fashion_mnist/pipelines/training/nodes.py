@@ -60,5 +60,16 @@ def train_concise(
     return train_model(train, test, training.for_model("concise"))
 
 
+def training_inputs(train: pd.DataFrame, test: pd.DataFrame) -> dict:
+    """Name the tables the models trained on and were scored on each epoch.
+
+    Returns:
+        ``fashion_mnist_train`` and ``fashion_mnist_test``, as read: the run's
+        MLflow dataset inputs (an evaluation in the same run logs the same
+        two, and MLflow keeps each input once).
+    """
+    return {"fashion_mnist_train": train, "fashion_mnist_test": test}
+
+
 # The node function of each model in MODELS: the training template's only difference.
 NODES = {"scratch": train_scratch, "concise": train_concise}

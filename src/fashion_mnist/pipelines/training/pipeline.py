@@ -4,7 +4,7 @@ from kedro.pipeline import Node, Pipeline
 
 from fashion_mnist.params import MODELS
 
-from .nodes import NODES
+from .nodes import NODES, training_inputs
 
 
 def training_template(model: str) -> Pipeline:
@@ -30,8 +30,16 @@ def create_pipeline(**kwargs) -> Pipeline:
 
     Returns:
         ``<model>.train`` for each model (namespaces ``scratch`` and
-        ``concise``), each writing ``<model>.model`` and ``<model>.history``.
+        ``concise``), each writing ``<model>.model`` and ``<model>.history``;
+        ``log_training_inputs``: the two tables as the run's dataset inputs.
     """
+    inputs = Node(
+        training_inputs,
+        inputs=["fashion_mnist_train", "fashion_mnist_test"],
+        outputs="training_dataset_inputs",
+        name="log_training_inputs",
+        tags="training",
+    )
     return sum(
         (
             Pipeline(
@@ -43,5 +51,5 @@ def create_pipeline(**kwargs) -> Pipeline:
             )
             for model in MODELS
         ),
-        Pipeline([]),
+        Pipeline([inputs]),
     )

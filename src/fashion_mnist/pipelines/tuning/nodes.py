@@ -285,3 +285,13 @@ def _history_figure(trials: pd.DataFrame, best: dict[str, Any]) -> Any:
     ax.legend(loc="lower right")
     figure.tight_layout()
     return figure
+
+
+def tuning_inputs(fit: pd.DataFrame, validation: pd.DataFrame) -> dict:
+    """Name the two splits the trials train and are scored on, as dataset inputs.
+
+    Returns:
+        ``tuning_fit_split`` (context ``training``) and
+        ``tuning_validation_split`` (context ``validation``), as split.
+    """
+    return {"tuning_fit_split": fit, "tuning_validation_split": validation}

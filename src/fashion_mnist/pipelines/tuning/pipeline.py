@@ -6,7 +6,7 @@ tracking server: each ``kedro run --pipelines tuning`` is one more worker.
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import run_study, split_validation_set, study_report
+from .nodes import run_study, split_validation_set, study_report, tuning_inputs
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -15,7 +15,8 @@ def create_pipeline(**kwargs) -> Pipeline:
     Returns:
         ``split_validation_set`` (the study never sees the test split),
         ``run_study`` (trials until the study holds ``tuning.n_trials``) and
-        ``report_study`` (best parameters, metrics and history figure).
+        ``report_study`` (best parameters, metrics and history figure) and
+        ``log_tuning_inputs`` (the two splits as the run's MLflow dataset inputs).
     """
     return Pipeline(
         [
@@ -38,6 +39,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs="tuning_trials",
                 name="run_study",
+            ),
+            Node(
+                tuning_inputs,
+                inputs=["tuning_fit_split", "tuning_validation_split"],
+                outputs="tuning_dataset_inputs",
+                name="log_tuning_inputs",
             ),
             Node(
                 study_report,
