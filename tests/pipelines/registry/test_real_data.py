@@ -72,3 +72,59 @@ def test_the_real_runs_versions_carry_their_interval_card_datasets_and_ranked_me
     ]
     assert len(accuracies) == len(MODELS)
     assert accuracies == sorted(accuracies, reverse=True)
+
+
+def test_on_the_real_data_the_champion_moves_on_evidence_or_with_policy_better(
+    real_project, tmp_path
+):
+    project = real_project.copy(tmp_path / "project", ("03_primary",), store=True)
+    client = client_for(project.path)
+    undertrained = {
+        "training": {"num_epochs": 2},
+        "evaluation": {"thresholds": {"max_train_loss": 1.0}},
+    }
+    runs_in_order = {
+        "undertrained": undertrained,
+        "seed 1": {"training": {"seed": 1}},
+        "seed 2": {"training": {"seed": 2}},
+        "seed 2, policy better": {
+            "training": {"seed": 2},
+            "registry": {"policy": "better"},
+        },
+    }
+    versions, champions = {}, {}
+    for key, params in runs_in_order.items():
+        project.run(
+            params,
+            pipeline_names=["training", "evaluation", "reporting", "registry"],
+        )
+        latest = max(
+            client.search_model_versions("name = 'fashion_mnist_scratch'"),
+            key=lambda v: int(v.version),
+        )
+        versions[key] = latest
+        champions[key] = client.get_model_version_by_alias(
+            "fashion_mnist_scratch", "champion"
+        ).version
+
+    def acc(key):
+        return float(versions[key].tags["test_acc"])
+
+    # Two epochs against ten: far beyond the noise, so the alias moves.
+    assert acc("seed 1") - acc("undertrained") > 0.01
+    assert float(versions["seed 1"].tags["p_value_vs_champion"]) < 0.05
+    assert champions["seed 1"] == versions["seed 1"].version
+    # Another seed of the same setting: a little better, within the noise
+    # (seeds make the runs identical on any CPU); registered, alias kept.
+    assert 0 < acc("seed 2") - acc("seed 1") < 0.007
+    assert champions["seed 2"] == versions["seed 1"].version
+    assert versions["seed 2"].tags["promote"] == "false"
+    assert re.fullmatch(
+        r"0\.\d{4} vs 0\.\d{4}, p = [\d.]+: not significant",
+        versions["seed 2"].tags["champion_decision"],
+    )
+    # The same candidate under policy better: the alias follows the gain.
+    assert acc("seed 2, policy better") == acc("seed 2")
+    assert (
+        champions["seed 2, policy better"] == versions["seed 2, policy better"].version
+    )
