@@ -19,21 +19,11 @@ from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
-from playwright.sync_api import sync_playwright
 
+from tests.support.browser import fresh_browser
 from tests.support.processes import environment, free_port, stop, wait_for
 from tests.support.project import PROJECT_ROOT, make_project_copy
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACT = PROJECT_ROOT / "test-artifacts" / "mlflow-ui.png"
 MODEL_CARD = PROJECT_ROOT / "test-artifacts" / "mlflow-model-card.png"
 LOGGED_MODELS = PROJECT_ROOT / "test-artifacts" / "mlflow-logged-models.png"
@@ -123,33 +113,19 @@ def test_the_first_line_opens_the_training_runs_in_a_fresh_browser(ui_server, tm
     link, experiment_id = match.groups()
     assert link.startswith(ui_server.url) and experiment_id == experiment.experiment_id
 
-    def local_only(route):
-        if route.request.url.startswith(f"{ui_server.url}/"):
-            route.continue_()
-        else:
-            route.abort()
-
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            tmp_path / "chromium-profile",
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1600, "height": 1000},
-        )
-        try:
-            context.route("**/*", local_only)
-            page = context.new_page()
-            page.goto(link)
-            # The runs table's row of the run, by its name, links to the run.
-            row = page.locator(f"a[href*='/runs/{run.info.run_id}']").first
-            row.wait_for(timeout=60_000)
-            landed = page.url
-            name = row.inner_text()
-            ARTIFACT.parent.mkdir(exist_ok=True)
-            page.screenshot(path=ARTIFACT)
-        finally:
-            context.close()
+    viewport = {"width": 1600, "height": 1000}
+    with fresh_browser(
+        tmp_path / "chromium-profile", viewport, ui_server.url
+    ) as context:
+        page = context.new_page()
+        page.goto(link)
+        # The runs table's row of the run, by its name, links to the run.
+        row = page.locator(f"a[href*='/runs/{run.info.run_id}']").first
+        row.wait_for(timeout=60_000)
+        landed = page.url
+        name = row.inner_text()
+        ARTIFACT.parent.mkdir(exist_ok=True)
+        page.screenshot(path=ARTIFACT)
 
     assert f"#/experiments/{experiment_id}/runs?" in landed
     assert "workflowType=machine_learning" in landed
@@ -165,49 +141,34 @@ def test_a_version_page_shows_its_model_card_and_the_logged_models_their_metrics
     version = client.get_model_version_by_alias("fashion_mnist_scratch", "champion")
     acc = run.data.metrics["scratch.final.test_acc"]
 
-    def local_only(route):
-        if route.request.url.startswith(f"{ui_server.url}/"):
-            route.continue_()
-        else:
-            route.abort()
-
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            tmp_path / "chromium-profile",
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            # Wide enough for the models table's metric columns beside the
-            # MLflow Assistant panel.
-            viewport={"width": 2200, "height": 1400},
+    # Wide enough for the models table's metric columns beside the MLflow
+    # Assistant panel.
+    viewport = {"width": 2200, "height": 1400}
+    with fresh_browser(
+        tmp_path / "chromium-profile", viewport, ui_server.url
+    ) as context:
+        page = context.new_page()
+        page.goto(
+            f"{ui_server.url}/#/models/fashion_mnist_scratch/versions/{version.version}"
         )
-        try:
-            context.route("**/*", local_only)
-            page = context.new_page()
-            page.goto(
-                f"{ui_server.url}/#/models/fashion_mnist_scratch/versions/"
-                f"{version.version}"
-            )
-            # The description's Markdown, rendered: its bold headline and a table.
-            card = page.get_by_text(f"Test accuracy {acc:.4f}").first
-            card.wait_for(timeout=60_000)
-            card_tag = card.evaluate("e => e.tagName")
-            tables = page.locator("table").count()
-            MODEL_CARD.parent.mkdir(exist_ok=True)
-            page.screenshot(path=MODEL_CARD, full_page=True)
+        # The description's Markdown, rendered: its bold headline and a table.
+        card = page.get_by_text(f"Test accuracy {acc:.4f}").first
+        card.wait_for(timeout=60_000)
+        card_tag = card.evaluate("e => e.tagName")
+        tables = page.locator("table").count()
+        MODEL_CARD.parent.mkdir(exist_ok=True)
+        page.screenshot(path=MODEL_CARD, full_page=True)
 
-            page.goto(
-                f"{ui_server.url}/#/experiments/{experiment.experiment_id}/models"
-                "?workflowType=machine_learning"
-            )
-            page.get_by_text("concise_model").first.wait_for(timeout=60_000)
-            page.get_by_text("scratch_model").first.wait_for(timeout=60_000)
-            # The metrics, per dataset, beside the models.
-            page.get_by_text("fashion_mnist_test (#").first.wait_for(timeout=60_000)
-            listed = page.inner_text("body")
-            page.screenshot(path=LOGGED_MODELS)
-        finally:
-            context.close()
+        page.goto(
+            f"{ui_server.url}/#/experiments/{experiment.experiment_id}/models"
+            "?workflowType=machine_learning"
+        )
+        page.get_by_text("concise_model").first.wait_for(timeout=60_000)
+        page.get_by_text("scratch_model").first.wait_for(timeout=60_000)
+        # The metrics, per dataset, beside the models.
+        page.get_by_text("fashion_mnist_test (#").first.wait_for(timeout=60_000)
+        listed = page.inner_text("body")
+        page.screenshot(path=LOGGED_MODELS)
 
     assert card_tag == "STRONG"
     assert tables >= 1

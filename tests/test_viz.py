@@ -21,9 +21,10 @@ from pathlib import Path
 import pytest
 from kedro.framework.project import configure_project
 from kedro.pipeline import Pipeline
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from fashion_mnist.pipeline_registry import register_pipelines
+from tests.support.browser import fresh_browser
 from tests.support.processes import (
     environment,
     free_port,
@@ -35,17 +36,6 @@ from tests.support.project import PROJECT_ROOT, make_project_copy
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-]
 VIEWPORT = {"width": 1600, "height": 1000}
 VIZ_SETTINGS = {
     "theme": "light",
@@ -162,30 +152,14 @@ def _open(page: Page, url: str) -> None:
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory) -> Iterator[Page]:
     """A page in a fresh Chromium profile, with every request off this machine refused."""
-
-    def local_only(route):
-        if route.request.url.startswith("http://127.0.0.1:"):
-            route.continue_()
-        else:
-            route.abort()
-
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            tmp_path_factory.mktemp("chromium-profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport=VIEWPORT,
+    with fresh_browser(
+        tmp_path_factory.mktemp("chromium-profile"), VIEWPORT
+    ) as context:
+        # Readable in a README: light theme, the graph alone, no onboarding tour.
+        context.add_init_script(
+            f"localStorage.setItem('KedroViz', '{json.dumps(VIZ_SETTINGS)}')"
         )
-        try:
-            context.route("**/*", local_only)
-            # Readable in a README: light theme, the graph alone, no onboarding tour.
-            context.add_init_script(
-                f"localStorage.setItem('KedroViz', '{json.dumps(VIZ_SETTINGS)}')"
-            )
-            yield context.new_page()
-        finally:
-            context.close()
+        yield context.new_page()
 
 
 def test_the_api_lists_every_node_and_dataset_of_the_default_pipeline(
