@@ -7,7 +7,12 @@ from mlflow import MlflowClient
 
 from fashion_mnist.schemas import PIXEL_COLUMNS
 from tests.support.project import SYNTHETIC_TRAINING, make_synthetic_project
-from tests.support.runs import assert_complete_record, logged_models, run_named
+from tests.support.runs import (
+    assert_complete_record,
+    input_contexts,
+    logged_models,
+    run_named,
+)
 
 
 def test_a_run_sent_to_a_postgresql_backed_server_records_everything(
@@ -51,10 +56,7 @@ def test_a_run_sent_to_a_postgresql_backed_server_records_everything(
     assert f"**Test accuracy {acc:.4f}**" in version.description
     assert version.tags["registration"] == "complete"
     assert float(version.tags["test_acc_ci_low"]) <= acc
-    contexts = {
-        d.dataset.name: {t.key: t.value for t in d.tags}["mlflow.data.context"]
-        for d in run.inputs.dataset_inputs
-    }
+    contexts = input_contexts(run)
     assert contexts == {
         "fashion_mnist_train": "training",
         "fashion_mnist_test": "evaluation",

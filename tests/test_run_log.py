@@ -10,6 +10,7 @@ import sys
 import pytest
 from mlflow import MlflowClient
 
+from fashion_mnist.pipelines.evaluation.nodes import COMPARISON_COLUMNS
 from fashion_mnist.tracking.summary import run_url
 from tests.support.processes import environment
 from tests.support.project import DATA_LAYERS
@@ -65,20 +66,8 @@ def test_a_piped_run_log_keeps_every_record_and_table_row_on_one_line(piped_run)
     header, *rows = lines[start + 1 : start + 4]
     unstamped = [line for line in lines if not RECORD.match(line)]
 
-    assert header.split() == [
-        "model",
-        "train_loss",
-        "train_acc",
-        "test_loss",
-        "test_acc",
-        "test_acc_ci_low",
-        "test_acc_ci_high",
-        "diff_vs_best",
-        "p_vs_best",
-        "significant_vs_best",
-        "trained_in_run",
-        "trained_in_this_run",
-    ]
+    # The comparison table's own columns, none wrapped or cut.
+    assert header.split() == COMPARISON_COLUMNS
     assert [row.split()[0] for row in rows] == ["scratch", "concise"]
     assert all(len(row.split()) == len(header.split()) for row in rows)
     # The comparison's three lines, and nothing else, stand without a stamp.

@@ -24,6 +24,7 @@ from tests.support.runs import (
     artifacts,
     client_for,
     finish,
+    input_contexts,
     runs,
     start_kedro,
     wait_for_text,
@@ -132,10 +133,7 @@ def test_a_short_study_then_retrain_then_a_run_with_env_tuned(synthetic_run, tmp
     assert best["params"] == study.best_params
     assert worker.data.metrics["tuning.best_val_acc"] == pytest.approx(study.best_value)
     # The worker's run names the two splits its trials trained and were scored on.
-    contexts = {
-        d.dataset.name: {t.key: t.value for t in d.tags}["mlflow.data.context"]
-        for d in worker.inputs.dataset_inputs
-    }
+    contexts = input_contexts(worker)
     assert contexts == {
         "tuning_fit_split": "training",
         "tuning_validation_split": "validation",

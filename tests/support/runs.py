@@ -186,3 +186,11 @@ def assert_complete_record(
     models = logged_models(client, run)
     assert set(models) == {f"{m}_model" for m in MODELS}
     assert {str(m.status) for m in models.values()} == {"READY"}
+
+
+def input_contexts(run) -> dict[str, str]:
+    """Each dataset input of ``run``, by name, with its context tag (``training`` ...)."""
+    return {
+        d.dataset.name: {t.key: t.value for t in d.tags}["mlflow.data.context"]
+        for d in run.inputs.dataset_inputs
+    }

@@ -5,7 +5,7 @@ from kedro.runner import SequentialRunner
 from fashion_mnist.params import MODELS, TrainingParams
 from fashion_mnist.pipelines.training import create_pipeline
 from fashion_mnist.pipelines.training.nodes import NODES
-from tests.support.runs import client_for, runs
+from tests.support.runs import client_for, input_contexts, runs
 from tests.support.synthetic import make_table, training_params
 
 
@@ -58,10 +58,7 @@ def test_a_run_of_the_training_pipeline_alone_logs_the_tables_it_read(
     project.run(pipeline_names=["training"])
 
     (run,) = runs(client_for(project.path))
-    contexts = {
-        d.dataset.name: {t.key: t.value for t in d.tags}["mlflow.data.context"]
-        for d in run.inputs.dataset_inputs
-    }
+    contexts = input_contexts(run)
     assert contexts == {
         "fashion_mnist_train": "training",
         "fashion_mnist_test": "evaluation",
