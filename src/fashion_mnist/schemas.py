@@ -53,8 +53,8 @@ def _every_class(cls: Any, table: pd.DataFrame) -> bool:
 
 def _table_model() -> type:
     """Declare :data:`FashionMnistTable`; 785 columns, built from the column list."""
-    import pandera.pandas as pa  # noqa: PLC0415
-    from pandera.typing import Series  # noqa: PLC0415
+    import pandera.pandas as pa
+    from pandera.typing import Series
 
     return type(
         "FashionMnistTable",
@@ -173,7 +173,7 @@ def check_model(model: Any, num_classes: int, source: str) -> SoftmaxWeights:
     Raises:
         ModelContractError: Naming ``source``, each failed check and the fix.
     """
-    import torch  # noqa: PLC0415
+    import torch
 
     if not isinstance(model, dict) or not all(
         isinstance(v, torch.Tensor) for v in model.values()

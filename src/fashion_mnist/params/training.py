@@ -20,7 +20,7 @@ MODELS = ("scratch", "concise")
 def _cuda_if_asked(device: str) -> str:
     """Refuse ``cuda`` where torch sees none; torch is imported only then."""
     if device == "cuda":
-        import torch  # noqa: PLC0415
+        import torch
 
         if not torch.cuda.is_available():
             raise PydanticCustomError(

@@ -76,7 +76,7 @@ def _frame(grey: np.ndarray, threshold: int, sharpen: bool) -> tuple[np.ndarray,
     rounds to no pixel at 28 pixels (it is then drawn one pixel wide).
     """
     # Pillow when a node runs, not when a `kedro` command imports the pipeline.
-    from PIL import Image, ImageFilter  # noqa: PLC0415
+    from PIL import Image, ImageFilter
 
     background = int(np.median(_border(grey)))
     grey = np.clip(grey.astype(np.int16) - background, 0, 255).astype(np.uint8)
