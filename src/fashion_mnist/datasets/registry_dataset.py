@@ -46,7 +46,8 @@ class ModelRegistryDataset(AbstractDataset[dict[str, dict[str, Any]], None]):
     moves, and marked ``complete`` after. A version that a failed or killed
     registration left ``pending`` is marked by the next registration:
     ``abandoned`` (it never became champion), or ``complete`` when its alias
-    had already moved. Outside a ``kedro run`` nothing is registered.
+    had already moved; a run whose gate failed registers nothing but marks
+    them too. Outside a ``kedro run`` nothing is registered.
 
     Example catalog entry::
 
@@ -84,13 +85,16 @@ class ModelRegistryDataset(AbstractDataset[dict[str, dict[str, Any]], None]):
 
     def save(self, data: dict[str, dict[str, Any]]) -> None:
         run_id = run.current_run_id()
-        if run_id is None or not data:
+        if run_id is None:
             return
         client = run.client()
-        mlflow_run = client.get_run(run_id)
         locked = client.tracking_uri.startswith("sqlite:///")
         with _registry_lock(client.tracking_uri):
+            # Also in a run that registers nothing (its gate failed).
             self._repair(client, locked)
+            if not data:
+                return
+            mlflow_run = client.get_run(run_id)
             sources = {
                 model: self._logged_model(client, run_id, model) for model in data
             }

@@ -5,7 +5,9 @@ was killed, its host went away), the run stops there and says so in one
 sentence. The server cannot record how the run ended, so its end (FAILED,
 and why) is kept in a small file under the project, named after the run; the
 next run that reaches the server records it, instead of finding the run
-RUNNING and taking it for a killed process.
+RUNNING and taking it for a killed process. A server lost after the
+startup probe, while the run starts, is said in one sentence too
+(:func:`lost_at_start`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from pathlib import Path
 import click
 
 from fashion_mnist.secrets import mask_url
+
+from . import run
 
 # Under the project: each file is named after the run whose end it keeps.
 KEPT_ENDS = Path(".mlflow-run-ends")
@@ -107,3 +111,65 @@ def kept_ends(project: Path) -> Iterator[tuple[str, dict, Path]]:
         except (OSError, ValueError):  # being written, or half-written by a kill
             continue
         yield path.stem, end, path
+
+
+def end_lost_run(run_id: str, project: Path, reason: str) -> str:
+    """Keep the run's end under the project, then end it in this process only.
+
+    Returns:
+        ``kept in <file>``, or ``not kept: <why>`` when the file cannot be written.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        kept = f"kept in {keep_end(project, run_id, 'FAILED', reason)}"
+    except OSError as exc:
+        kept = f"not kept: {exc}"
+    with without_retries():
+        while (active := mlflow.active_run()) and active.info.run_id == run_id:
+            # Pops the run, then fails to tell the server: nothing is left open.
+            with contextlib.suppress(MlflowException):
+                mlflow.end_run("FAILED")
+    return kept
+
+
+def lost_at_start(
+    error: BaseException, tracking_uri: str, project: Path, outer: str | None
+) -> TrackingServerLost | None:
+    """The one sentence for a server lost between the probe and the first node.
+
+    A run already created (it is MLflow's active run, and not ``outer``, a
+    run opened before the session) is ended here and its end kept.
+
+    Returns:
+        The error to raise instead of ``error``, or ``None`` when ``error``
+        is not a lost server.
+    """
+    import mlflow
+
+    lost = lost_server(error, tracking_uri)
+    if lost is None:
+        return None
+    said = (
+        f"The MLflow tracking server {mask_url(tracking_uri)} stopped answering "
+        f"as the run was starting ({lost})"
+    )
+    active = mlflow.active_run()
+    if active is None or active.info.run_id == outer:
+        return TrackingServerLost(
+            f"{said}; nothing was run. Start the server again and rerun, or "
+            "unset MLFLOW_TRACKING_URI to track into the project's embedded store."
+        )
+    run_id = active.info.run_id
+    kept = end_lost_run(
+        run_id,
+        project,
+        f"the MLflow tracking server stopped answering as the run was starting ({lost})",
+    )
+    if run.current_run_id() == run_id:  # bound by the run record hook: forget it
+        run.unbind()
+    return TrackingServerLost(
+        f"{said}; no node ran, and the next run that reaches the server ends run "
+        f"{run_id} FAILED with this reason ({kept})."
+    )

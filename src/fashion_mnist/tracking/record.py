@@ -10,7 +10,6 @@ it FAILED with that reason; a run left RUNNING by a process that is gone
 from __future__ import annotations
 
 import atexit
-import contextlib
 import logging
 import os
 import signal
@@ -224,20 +223,9 @@ class RunRecordHook:
 
 def _stop_lost_run(run_id: str, lost: str, project: Path) -> None:
     """Keep the run's end locally, end it in this process, and say so in one sentence."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
     reason = f"the MLflow tracking server stopped answering during the run ({lost})"
-    try:
-        kept = f"kept in {outage.keep_end(project, run_id, 'FAILED', reason)}"
-    except OSError as exc:
-        kept = f"not kept: {exc}"
+    kept = outage.end_lost_run(run_id, project, reason)
     uri = mask_url(run.tracking_uri() or "")
-    with outage.without_retries():
-        while (active := mlflow.active_run()) and active.info.run_id == run_id:
-            # Pops the run, then fails to tell the server: nothing is left open.
-            with contextlib.suppress(MlflowException):
-                mlflow.end_run("FAILED")
     release()
     raise outage.TrackingServerLost(
         f"The MLflow tracking server {uri} stopped answering during the run "

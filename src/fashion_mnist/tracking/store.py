@@ -8,10 +8,12 @@ can create the embedded store creates it under the same lock.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import sqlite3
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from kedro.framework.hooks import hook_impl
 
 from fashion_mnist.secrets import mask_url, split_userinfo
 
-from .outage import causes
+from .outage import causes, lost_at_start
 
 # The MLflow UI opens an experiment of this kind on its runs, not the GenAI overview.
 _KIND, _TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
@@ -84,12 +86,44 @@ def prepare(config: dict[str, Any], experiment: bool = True) -> None:
 
 
 class TrackingStoreHook:
-    """Fail fast on a dead tracking server; create the embedded store once, under a lock."""
+    """Fail fast on a dead tracking server; create the embedded store once, under a lock.
 
-    @hook_impl(tryfirst=True)
-    def after_context_created(self, context) -> None:
+    A server lost after the probe, as the run starts (in any hook, kedro-mlflow's
+    included), is said in one sentence: :func:`.outage.lost_at_start`.
+    """
+
+    def __init__(self) -> None:
+        self._uri = ""
+
+    @hook_impl(wrapper=True, tryfirst=True)
+    def after_context_created(self, context) -> Iterator[None]:
         """Check or create the tracking store of ``mlflow.yml`` before any run exists."""
-        prepare(mlflow_yml(context))
+        config = mlflow_yml(context)
+        prepare(config)
+        self._uri = tracking_uri(config)
+        with self._said_in_one_sentence(Path(context.project_path)):
+            return (yield)
+
+    @hook_impl(wrapper=True)
+    def before_pipeline_run(self, run_params: dict[str, Any]) -> Iterator[None]:
+        """Around kedro-mlflow's run start and the hooks that tag the new run."""
+        with self._said_in_one_sentence(Path(run_params.get("project_path") or ".")):
+            return (yield)
+
+    @contextlib.contextmanager
+    def _said_in_one_sentence(self, project: Path) -> Iterator[None]:
+        import mlflow
+
+        outer = mlflow.active_run()  # a run opened before the session
+        try:
+            yield
+        except Exception as error:
+            lost = lost_at_start(
+                error, self._uri, project, outer.info.run_id if outer else None
+            )
+            if lost is None:
+                raise
+            raise lost from None
 
 
 def _authorization(uri: str) -> tuple[str, str | None]:

@@ -175,3 +175,32 @@ def test_the_inference_run_logs_the_images_it_classified_as_its_dataset_input(
     assert {t.key: t.value for t in logged.tags}["mlflow.data.context"] == "inference"
     assert json.loads(logged.dataset.profile)["num_rows"] == IMAGES
     assert json.loads(logged.dataset.source)["uri"].endswith("images")
+
+
+def test_a_run_failing_its_gate_still_marks_what_a_dead_registration_left(
+    synthetic_run, tmp_path
+):
+    project = synthetic_run.copy(tmp_path / "project", layers=("03_primary",))
+    project.run()
+    client = client_for(project.path)
+    (killed,) = runs(client)
+    name = "fashion_mnist_concise"
+    (version,) = client.search_model_versions(f"name = '{name}'")
+    # What a kill -9 after the alias moved and before the last tag leaves, once
+    # the next run has ended the run KILLED (test_kill.py kills a real process).
+    client.set_model_version_tag(name, version.version, "registration", "pending")
+    client.set_terminated(killed.info.run_id, "KILLED")
+
+    project.run(RUNS["failing its gate"])
+
+    failing = runs(client)[-1]
+    marked = client.get_model_version(name, version.version)
+    assert failing.data.metrics["concise.final.train_loss"] > 0.5
+    assert [v.run_id for v in client.search_model_versions(f"name = '{name}'")] == [
+        killed.info.run_id
+    ]
+    assert marked.tags["registration"] == "complete"
+    assert marked.tags["registration_note"] == (
+        f"registration by run {killed.info.run_id} left unfinished (its run ended "
+        "KILLED); its alias had moved: it is the champion"
+    )
