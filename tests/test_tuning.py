@@ -1,10 +1,9 @@
 """Tuning through Kedro: a study, retrain and `--env tuned`; workers, kill, Ctrl-C, storage.
 
-Every test works on a copy of the session's synthetic project (400 training
-images): what a study finds on the real data is what `make sweep` measures.
-The study, retrain and `--env tuned` run in this process (the pipelines and
-the catalog are the point); workers sharing a study, a killed worker, Ctrl-C
-and a storage that refuses connections are real `kedro` processes.
+Each test works on a copy of the session's synthetic project (400 training
+images; the real ones for Ctrl-C). The study, retrain and `--env tuned` run in
+this process (the pipelines and catalog are the point); workers sharing a study,
+a killed worker, Ctrl-C and a storage refusing connections are `kedro` processes.
 """
 
 from __future__ import annotations
@@ -86,6 +85,10 @@ def _kedro_runs(client, pipeline: str) -> list:
     return [r for r in runs(client) if r.data.tags.get("kedro.pipelines") == pipeline]
 
 
+def _best_params(client, run_id: str, to) -> dict:
+    return yaml.safe_load(artifact_text(client, run_id, "tuning/best_params.yml", to))
+
+
 def _files_holding(project: ProjectCopy, text: str) -> list:
     """The project's files that hold ``text``: logs, kedro-viz's run events, stores."""
     files = [p for p in project.path.rglob("*") if p.is_file()]
@@ -105,28 +108,18 @@ def test_a_short_study_then_retrain_then_a_run_with_env_tuned(synthetic_run, tmp
     (worker,) = _kedro_runs(client, "tuning")
     assert worker.info.status == "FINISHED"
     trial_runs = _trial_runs(client, "short")
-    assert sorted(int(r.data.tags["optuna.trial_number"]) for r in trial_runs) == [
-        0,
-        1,
-        2,
-        3,
-    ]
+    numbers = sorted(int(r.data.tags["optuna.trial_number"]) for r in trial_runs)
+    assert numbers == [0, 1, 2, 3]
     for run in trial_runs:
         assert run.data.tags["mlflow.parentRunId"] == worker.info.run_id
         assert run.info.status == "FINISHED"
-        number = int(run.data.tags["optuna.trial_number"])
-        assert run.data.metrics["final.val_acc"] == pytest.approx(
-            study.trials[number].value
-        )
-        assert run.data.params["training.lr"] == str(study.trials[number].params["lr"])
-    assert {
-        "tuning/best_params.yml",
-        "tuning/trials.csv",
-        "tuning/optimization_history.png",
-    } <= artifacts(client, worker.info.run_id)
-    best = yaml.safe_load(
-        artifact_text(client, worker.info.run_id, "tuning/best_params.yml", tmp_path)
-    )
+        trial = study.trials[int(run.data.tags["optuna.trial_number"])]
+        assert run.data.metrics["final.val_acc"] == pytest.approx(trial.value)
+        assert run.data.params["training.lr"] == str(trial.params["lr"])
+    saved = artifacts(client, worker.info.run_id)
+    for name in ("best_params.yml", "trials.csv", "optimization_history.png"):
+        assert f"tuning/{name}" in saved
+    best = _best_params(client, worker.info.run_id, tmp_path)
     assert best["study"] == "short"
     assert best["trial"] == study.best_trial.number
     assert best["val_acc"] == pytest.approx(study.best_value)
@@ -194,15 +187,11 @@ def test_two_workers_share_a_postgresql_study_and_never_print_its_password(
     parents = {r.info.run_id for r in _kedro_runs(client, "tuning")}
     assert len(parents) == 2
     trial_runs = _trial_runs(client, "shared")
-    assert sorted(int(r.data.tags["optuna.trial_number"]) for r in trial_runs) == (
-        sorted(numbers)
-    )
+    recorded = sorted(int(r.data.tags["optuna.trial_number"]) for r in trial_runs)
+    assert recorded == sorted(numbers)
     assert {r.data.tags["mlflow.parentRunId"] for r in trial_runs} <= parents
     for parent in parents:
-        best = yaml.safe_load(
-            artifact_text(client, parent, "tuning/best_params.yml", tmp_path / parent)
-        )
-        assert best["study"] == "shared"
+        assert _best_params(client, parent, tmp_path / parent)["study"] == "shared"
 
 
 def test_an_unreachable_storage_is_named_without_its_password(synthetic_run, tmp_path):
@@ -223,13 +212,10 @@ def test_an_unreachable_storage_is_named_without_its_password(synthetic_run, tmp
 
 
 def _worker_in_its_first_trial(source, tmp_path, study: str, n_trials: int):
-    """A project copy and a tuning worker caught inside trial 0, which runs for seconds.
+    """A project copy, its Optuna storage URL, a tuning worker and its log.
 
-    The worker logs that a trial started once it has claimed it and recorded
-    its MLflow run.
-
-    Returns:
-        The project, the Optuna storage URL, the worker and its log.
+    The worker is inside trial 0, which runs for seconds: it logs that a trial
+    started once it has claimed it and recorded its MLflow run.
     """
     project = _project(source, tmp_path, study, n_trials)
     storage = f"sqlite:///{project.path / 'optuna.db'}"
@@ -278,9 +264,7 @@ def test_a_killed_worker_restarted_ends_its_stale_trial_and_repeats_nothing(
     )
     assert killed.info.status == "KILLED"
     assert restarted.info.status == "FINISHED"
-    best = yaml.safe_load(
-        artifact_text(client, restarted.info.run_id, "tuning/best_params.yml", tmp_path)
-    )
+    best = _best_params(client, restarted.info.run_id, tmp_path)
     assert best["study"] == "resume"
     assert study.trials[best["trial"]].state.name == "COMPLETE"
     assert best["val_acc"] == pytest.approx(study.best_value)

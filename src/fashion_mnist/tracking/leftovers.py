@@ -1,8 +1,10 @@
 """End what earlier runs left RUNNING: a lost server's kept end, a killed process.
 
 A run whose tracking server stopped answering kept its true end under the
-project (:mod:`.outage`): it is recorded first. A RUNNING run of this host
-whose process is gone was killed (``kill -9``): it ends KILLED.
+project (:mod:`.outage`): it is recorded first, on the run and on its nested
+runs still RUNNING (a tuning worker's trials), which stopped with it. A
+RUNNING run of this host whose process is gone was killed (``kill -9``): it
+ends KILLED.
 """
 
 from __future__ import annotations
@@ -30,8 +32,19 @@ def fail_pending_models(client, mlflow_run) -> None:
             client.finalize_logged_model(model.model_id, LoggedModelStatus.FAILED)
 
 
+def _record_end(client, found, end: dict, reason: str) -> None:
+    run_id = found.info.run_id
+    client.set_tag(run_id, END_REASON, reason)
+    fail_pending_models(client, found)
+    client.set_terminated(run_id, end["status"], end_time=end["end_time"])
+    logger.warning("MLflow run %s ended %s: %s", run_id, end["status"], reason)
+
+
 def record_kept_ends(client, project: Path, me: str) -> None:
-    """End FAILED the runs whose end a lost server could not record (see :mod:`.outage`)."""
+    """End the runs whose end a lost server could not record (see :mod:`.outage`).
+
+    A kept run's nested runs still RUNNING end with it, with the same reason.
+    """
     from mlflow.exceptions import MlflowException
 
     for run_id, end, path in outage.kept_ends(project):
@@ -40,12 +53,15 @@ def record_kept_ends(client, project: Path, me: str) -> None:
         except MlflowException:  # a run of another tracking store: kept for it
             continue
         if found.info.status == "RUNNING":
-            client.set_tag(run_id, END_REASON, f"{end['reason']}; recorded by run {me}")
-            fail_pending_models(client, found)
-            client.set_terminated(run_id, end["status"], end_time=end["end_time"])
-            logger.warning(
-                "MLflow run %s ended %s: %s", run_id, end["status"], end["reason"]
-            )
+            _record_end(client, found, end, f"{end['reason']}; recorded by run {me}")
+        nested = client.search_runs(
+            [found.info.experiment_id],
+            filter_string=f"attributes.status = 'RUNNING' and "
+            f"tags.`mlflow.parentRunId` = '{run_id}'",
+        )
+        for child in nested:
+            reason = f"{end['reason']} (its parent run {run_id}); recorded by run {me}"
+            _record_end(client, child, end, reason)
         path.unlink(missing_ok=True)
 
 

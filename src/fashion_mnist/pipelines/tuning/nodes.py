@@ -8,7 +8,6 @@ imported when a node runs: every ``kedro`` command imports this module.
 """
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -16,15 +15,15 @@ import pandas as pd
 from fashion_mnist.datasets.tuning_datasets import TrialRuns
 from fashion_mnist.params import ClassNames, TrainingParams, TuningParams
 from fashion_mnist.study import (
-    FINISHED,
     best_trial,
     end_dead_workers_trials,
     finished_trials,
     join_study,
-    trial_hyperparameters,
     trials_table,
 )
 from fashion_mnist.study_progress import StudyProgress
+
+from .worker import make_objective, optimize
 
 logger = logging.getLogger(__name__)
 
@@ -59,11 +58,13 @@ def run_study(  # noqa: PLR0917 (a node: one argument per catalog input)
 ) -> pd.DataFrame:
     """Join the study and run trials until it holds ``tuning.n_trials`` finished ones.
 
-    First the trials that dead workers left RUNNING end FAILED. Each trial
-    trains ``tuning.model`` on ``fit`` with the ``training`` values,
-    ``tuning.fixed`` and the searched ones, reports its validation accuracy
-    per epoch (the median pruner stops poor trials early) and is recorded as
-    an MLflow run nested under this ``kedro run``'s run.
+    First the trials that dead workers left RUNNING end FAILED, and the
+    worker logs how long the trials left should take (one epoch timed before
+    the first trial). Each trial trains ``tuning.model`` on ``fit`` with the
+    ``training`` values, ``tuning.fixed`` and the searched ones, reports its
+    validation accuracy per epoch (the median pruner stops poor trials early)
+    and is recorded as an MLflow run nested under this ``kedro run``'s run
+    (see :mod:`.worker`).
 
     Args:
         storage: The ``optuna.storages.RDBStorage`` of the catalog.
@@ -78,6 +79,10 @@ def run_study(  # noqa: PLR0917 (a node: one argument per catalog input)
         Every trial of the study so far, this worker's and the others': study,
         trial number, state, validation accuracy, MLflow run, worker, and one
         ``param.<name>`` column per searched parameter.
+
+    Raises:
+        TrialServerLostError: When the MLflow tracking server stopped
+            answering during a trial: the trial ended FAIL, the worker stops.
     """
     study = join_study(storage, tuning)
     end_dead_workers_trials(study, storage, trial_runs)
@@ -85,133 +90,11 @@ def run_study(  # noqa: PLR0917 (a node: one argument per catalog input)
     # The per-epoch log names the split it scores (softmax's loop reads attrs).
     validation = validation.copy(deep=False)
     validation.attrs["split"] = "val"
-    objective = _objective(
+    objective = make_objective(
         study, trial_runs, fit, validation, training, tuning, class_names.root, progress
     )
-    _optimize(study, objective, tuning, progress)
+    optimize(study, objective, fit, validation, training, tuning, progress)
     return trials_table(study)
-
-
-def _objective(  # noqa: PLR0917
-    study: Any,
-    trial_runs: TrialRuns,
-    fit: pd.DataFrame,
-    validation: pd.DataFrame,
-    training: TrainingParams,
-    tuning: TuningParams,
-    class_names: list[str],
-    progress: StudyProgress,
-) -> Callable[[Any], float]:
-    """The function of an ``optuna.Trial`` that trains, scores and records one trial."""
-    import optuna
-
-    from fashion_mnist.softmax import TRAINERS, evaluate
-
-    dimensions = tuning.dimensions()
-
-    def objective(trial: Any) -> float:
-        values = {d.name: d.suggest(trial) for d in dimensions}
-        hyper = trial_hyperparameters(training, tuning, values)
-        progress.trial_started()
-        run_id = trial_runs.start(
-            tuning.study_name, trial.number, hyper.model_dump(), searched=list(values)
-        )
-        if run_id:
-            trial.set_user_attr("mlflow_run_id", run_id)
-        logger.info(
-            "Study %r: trial %d started (MLflow run %s)",
-            tuning.study_name,
-            trial.number,
-            run_id,
-        )
-
-        def on_epoch(row: dict[str, float]) -> None:
-            epoch = int(row["epoch"])
-            trial_runs.log_epoch(
-                run_id,
-                epoch,
-                {"val_acc": row["test_acc"], "train_loss": row["train_loss"]},
-            )
-            trial.report(row["test_acc"], epoch)
-            progress.epoch_finished()
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at epoch {epoch}")
-
-        try:
-            model, _ = TRAINERS[tuning.model](fit, validation, hyper, on_epoch)
-            metrics = evaluate(model, fit, validation, class_names)
-        except optuna.TrialPruned as exc:
-            trial_runs.end(
-                run_id, "KILLED", tags={"pruned": "true", "reason": str(exc)}
-            )
-            raise
-        except Exception as exc:
-            trial_runs.end(run_id, "FAILED", tags={"error": repr(exc)[:5000]})
-            raise
-        except KeyboardInterrupt:  # Optuna ends the trial FAIL
-            trial_runs.end(run_id, "KILLED", tags={"reason": "interrupted"})
-            raise
-        except SystemExit:  # SIGTERM: Optuna would leave the trial RUNNING
-            trial_runs.end(run_id, "KILLED", tags={"reason": "terminated"})
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            raise
-        trial_runs.end(
-            run_id,
-            "FINISHED",
-            metrics={
-                "final.val_acc": metrics["test_acc"],
-                "final.val_loss": metrics["test_loss"],
-                "final.train_acc": metrics["train_acc"],
-                "final.train_loss": metrics["train_loss"],
-            },
-        )
-        return metrics["test_acc"]
-
-    return objective
-
-
-def _optimize(
-    study: Any,
-    objective: Callable[[Any], float],
-    tuning: TuningParams,
-    progress: StudyProgress,
-) -> None:
-    """Run trials until the study holds ``tuning.n_trials`` finished ones.
-
-    A trial whose objective raises ends FAIL and the study goes on; Ctrl-C
-    ends it FAIL too and stops the worker.
-    """
-    import optuna
-
-    finished = finished_trials(study)
-    if finished >= tuning.n_trials:
-        logger.info(
-            "Study %r already holds %d finished trials (tuning.n_trials=%d)",
-            tuning.study_name,
-            finished,
-            tuning.n_trials,
-        )
-        return
-    logger.info(
-        "Study %r: %d of %d trials finished; this worker runs trials until "
-        "the study holds %d",
-        tuning.study_name,
-        finished,
-        tuning.n_trials,
-        tuning.n_trials,
-    )
-    states = tuple(optuna.trial.TrialState[name] for name in FINISHED)
-    study.optimize(
-        objective,
-        n_trials=tuning.n_trials - finished,
-        timeout=tuning.timeout_s,
-        catch=(Exception,),
-        callbacks=[
-            optuna.study.MaxTrialsCallback(tuning.n_trials, states=states),
-            progress,
-        ],
-        gc_after_trial=False,
-    )
 
 
 def study_report(
