@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import mlflow
 import pytest
@@ -127,3 +128,37 @@ def test_final_metrics_are_linked_to_the_logged_model_and_rank_the_models(
         "fashion_mnist_test",
         bound_run,
     )
+
+
+def test_nodes_logging_the_same_new_tables_at_once_each_log_them(
+    bound_run, mlflow_store, tmp_path
+):
+    # As ThreadRunner runs two nodes that log the run's inputs: MLflow's store
+    # looks each dataset up, then inserts it, so one of two writers of a new
+    # dataset meets the other's row on the unique key.
+    writers = 4
+    tables = _tables(tmp_path)
+    start = threading.Barrier(writers)
+    failures = []
+
+    def log(inputs: dict) -> None:
+        start.wait()
+        try:
+            RunInputsDataset(tables=tables).save(inputs)
+        except DatasetError as exc:
+            failures.append(exc)
+
+    for seed in range(5):  # new tables each round: new datasets to insert
+        inputs = {
+            "fashion_mnist_train": make_table(n_per_class=2, seed=10 * seed + 1),
+            "fashion_mnist_test": make_table(n_per_class=2, seed=10 * seed + 2),
+        }
+        threads = [threading.Thread(target=log, args=(inputs,)) for _ in range(writers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    assert failures == []
+    logged = MlflowClient(mlflow_store).get_run(bound_run).inputs.dataset_inputs
+    assert len({(i.dataset.name, i.dataset.digest) for i in logged}) == 2 * 5

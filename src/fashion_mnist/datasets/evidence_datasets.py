@@ -49,6 +49,25 @@ def logged_model_id(client, run_id: str, name: str) -> str | None:
     return found[0].model_id if found else None
 
 
+def _log_inputs(client, run_id: str, inputs: list) -> None:
+    """``client.log_inputs``, tried again once when another writer added the same dataset.
+
+    MLflow's stores look each dataset up, then insert it: of two writers of a
+    new dataset at once (two nodes under ``ThreadRunner``, two runs of the
+    experiment), one meets the other's row on the unique key. Tried again, it
+    finds that row and links it.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.log_inputs(run_id, datasets=inputs)
+    except MlflowException as exc:
+        text = str(exc).lower()
+        if "unique" not in text and "duplicate" not in text:
+            raise
+        client.log_inputs(run_id, datasets=inputs)
+
+
 class RunInputsDataset(AbstractDataset[dict[str, pd.DataFrame], dict[str, str]]):
     """Log the tables a run read as its MLflow dataset inputs; load their digests.
 
@@ -143,7 +162,7 @@ class RunInputsDataset(AbstractDataset[dict[str, pd.DataFrame], dict[str, str]])
             )
         run_id = run.current_run_id()
         if run_id:
-            run.client().log_inputs(run_id, datasets=inputs)
+            _log_inputs(run.client(), run_id, inputs)
 
 
 class ModelMetricsDataset(AbstractDataset[list[dict[str, Any]], None]):
