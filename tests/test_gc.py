@@ -27,8 +27,20 @@ def test_make_gc_deletes_a_deleted_runs_artifacts_and_keeps_the_others(tmp_path)
         for run_id in (kept, deleted):
             client.log_text(run_id, "a report", "report.txt")
     kept_files, deleted_files = _artifacts(client, kept), _artifacts(client, deleted)
-    # What the UI's Delete and `mlflow runs delete` do: the run's stage only.
-    client.delete_run(deleted)
+    # The README's recipe, as written: the store in MLFLOW_TRACKING_URI, then the CLI.
+    store = {"MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}"}
+    deleting = subprocess.run(
+        [str(PROJECT_ROOT / ".venv" / "bin" / "mlflow"), "runs", "delete"]
+        + ["--run-id", deleted],
+        cwd=project,
+        env=environment(store),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert deleting.returncode == 0, deleting.stdout + deleting.stderr
+    # It marks the run deleted only: its files stay until `make gc`.
+    assert client.get_run(deleted).info.lifecycle_stage == "deleted"
     assert (deleted_files / "report.txt").exists()
 
     result = subprocess.run(
