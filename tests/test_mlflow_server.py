@@ -1,5 +1,7 @@
 """A run sent to a shared MLflow tracking server backed by PostgreSQL."""
 
+import time
+
 import mlflow
 import numpy as np
 import pandas as pd
@@ -11,7 +13,7 @@ from tests.support.runs import (
     assert_complete_record,
     input_contexts,
     logged_models,
-    run_named,
+    runs_of_this_process,
 )
 
 
@@ -19,12 +21,14 @@ def test_a_run_sent_to_a_postgresql_backed_server_records_everything(
     tracking_server, tmp_path
 ):
     project = make_synthetic_project(tmp_path / "project")
+    started = int(time.time() * 1000)
 
     project.run(env={"MLFLOW_TRACKING_URI": tracking_server})
 
     client = MlflowClient(tracking_server)
-    # The server lives for the whole session: this run is the one so named.
-    run = run_named(client, "defaults __default__")
+    # The server lives for the whole session and holds other tests' runs.
+    (run,) = runs_of_this_process(client, started)
+    assert run.info.run_name == "defaults __default__"
     assert run.info.status == "FINISHED"
     assert_complete_record(
         client,

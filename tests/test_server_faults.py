@@ -21,12 +21,17 @@ from kedro.io import DatasetError
 from mlflow import MlflowClient
 
 from fashion_mnist.tracking.outage import KEPT_ENDS, TrackingServerLost
-from fashion_mnist.tracking.processes import PID
 from fashion_mnist.tracking.store import TrackingServerUnavailable, store_problem
 from tests.support.processes import refused_port, silent_server, stop
 from tests.support.project import inside
 from tests.support.relay import Relay
-from tests.support.runs import client_for, finish, runs, start_kedro
+from tests.support.runs import (
+    client_for,
+    finish,
+    runs,
+    runs_of_this_process,
+    start_kedro,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -195,11 +200,7 @@ def test_a_server_lost_once_the_run_exists_is_one_sentence_and_the_next_run_ends
 
     lost = client.get_run(kept.stem)
     # The run after it, in this process (the session's server holds other tests' runs).
-    (after,) = client.search_runs(
-        [lost.info.experiment_id],
-        filter_string=f"tags.`{PID}` = '{os.getpid()}' and "
-        f"attributes.start_time > {lost.info.start_time}",
-    )
+    (after,) = runs_of_this_process(client, lost.info.start_time + 1)
     assert rc == 1, output[-4000:]
     assert output.rstrip().splitlines()[-1] == (
         f"Error: The MLflow tracking server http://alice:***@127.0.0.1:{relay.port} "

@@ -52,7 +52,7 @@ def project():
 
 
 def test_a_read_only_store_stops_the_run_in_one_sentence_and_loses_nothing(project):
-    project.kedro("run", "--pipelines", "ingestion")
+    project.run(pipeline_names=["ingestion"])
     store = project.path / "mlflow.db"
     before = _digest(store)
     (recorded,) = [run.info.run_id for run in runs(client_for(project.path))]

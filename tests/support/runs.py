@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from fashion_mnist.params import MODELS
+from fashion_mnist.tracking.processes import PID
 from tests.support.processes import environment, wait_for_text
 
 __all__ = [
@@ -112,6 +114,24 @@ def run_named(client: MlflowClient, name: str):
     found = [r for r in runs(client) if r.info.run_name == name]
     assert len(found) == 1, f"{len(found)} runs named {name!r}"
     return found[0]
+
+
+def runs_of_this_process(client: MlflowClient, since_ms: int) -> list:
+    """The project's runs made in this process (in-process kedro runs) from ``since_ms`` on.
+
+    For the session's tracking server, which holds other tests' runs: those
+    of other processes, or of this one before ``since_ms`` (a time in ms, from
+    ``time.time()`` or a run's ``start_time``), are left out.
+    """
+    experiment = client.get_experiment_by_name("fashion_mnist")
+    if experiment is None:
+        return []
+    return client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.`{PID}` = '{os.getpid()}' and "
+        f"attributes.start_time >= {since_ms}",
+        order_by=["attributes.start_time ASC"],
+    )
 
 
 def artifacts(client: MlflowClient, run_id: str, path: str | None = None) -> set[str]:
