@@ -73,7 +73,15 @@ def test_the_notebook_runs_top_to_bottom_on_a_real_run(real_run, tmp_path):
     # The project copy's own sqlite store (environment() leaves out the test
     # process's); conftest's headless Agg would hide the figures: the notebook
     # asks for inline.
-    env = environment({"FASHION_MNIST_PROJECT": str(real_run.path), "MPLBACKEND": None})
+    kernel_tmp = tmp_path / "kernel-tmp"
+    kernel_tmp.mkdir()
+    env = environment(
+        {
+            "FASHION_MNIST_PROJECT": str(real_run.path),
+            "MPLBACKEND": None,
+            "TMPDIR": str(kernel_tmp),
+        }
+    )
     kernel = _kernel_manager(tmp_path / "kernels")
     client = NotebookClient(
         notebook,
@@ -93,6 +101,8 @@ def test_the_notebook_runs_top_to_bottom_on_a_real_run(real_run, tmp_path):
 
     outputs = _outputs(notebook)
     assert not [o for o in outputs if o.output_type == "error"]
+    # The champions' files it downloaded went with the kernel.
+    assert not list(kernel_tmp.glob("champions-*"))
     texts = [_text(o) for o in outputs]
     # Kedro starts once; nothing warns (tqdm, MLflow, Kedro), nothing on stderr.
     assert sum("Kedro project" in text for text in texts) == 1
