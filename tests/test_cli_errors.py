@@ -185,7 +185,8 @@ def test_filters_that_each_select_nodes_but_none_together_are_refused(project):
 
 
 def test_an_unknown_runner_is_refused_naming_kedros_runners(project):
-    runners = "ParallelRunner, SequentialRunner, ThreadRunner"
+    # ParallelRunner is Kedro's, but the project refuses it: not offered.
+    runners = "SequentialRunner, ThreadRunner"
     expected = {
         ("--runner", "Foo"): (
             "Error: Invalid value for '--runner': there is no runner 'Foo' in "

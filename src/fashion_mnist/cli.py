@@ -53,11 +53,15 @@ def _choose(name: str, choices: Iterable[str]) -> str:
 
 
 def runner_names() -> list[str]:
-    """The runner classes ``kedro.runner`` offers."""
+    """The runner classes ``kedro.runner`` offers that this project runs with."""
     import kedro.runner
 
+    from fashion_mnist.tracking.runner_check import REFUSED_RUNNERS
+
     return sorted(
-        name for name in kedro.runner.__all__ if _is_runner(getattr(kedro.runner, name))
+        name
+        for name in kedro.runner.__all__
+        if _is_runner(getattr(kedro.runner, name)) and name not in REFUSED_RUNNERS
     )
 
 

@@ -11,6 +11,8 @@ from kedro.io import SharedMemoryDataCatalog
 logger = logging.getLogger(__name__)
 
 WORKING_RUNNERS = "SequentialRunner (the default, also with --async) or ThreadRunner"
+# Kedro's runners that this project refuses (see RunnerCheckHook).
+REFUSED_RUNNERS = frozenset({"ParallelRunner"})
 
 
 class UnsupportedRunnerError(RuntimeError):
