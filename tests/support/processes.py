@@ -10,7 +10,7 @@ import subprocess
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -158,15 +158,32 @@ def wait_for_text(
         AssertionError: The process exited first, or ``text`` did not appear
             within ``timeout`` seconds (the process is then stopped).
     """
+    wait_for_log(log, lambda output: text in output, process, repr(text), timeout)
+
+
+def wait_for_log(
+    log: Path,
+    holds: Callable[[str], bool],
+    process: subprocess.Popen,
+    what: str,
+    timeout: float = 300,
+) -> None:
+    """Wait until ``holds(log text)``, looking every :data:`POLL_S` s.
+
+    Raises:
+        AssertionError: The process exited first, or ``holds`` was still false
+            after ``timeout`` seconds (the process is then stopped); both name
+            ``what`` was awaited.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if text in log.read_text(errors="replace"):
+        if holds(log.read_text(errors="replace")):
             return
         if process.poll() is not None:
-            raise _ended(process, log, f"printing {text!r}")
+            raise _ended(process, log, f"printing {what}")
         time.sleep(POLL_S)
     stop(process)
-    raise AssertionError(f"{text!r} did not appear within {timeout} s")
+    raise AssertionError(f"{what} did not appear within {timeout} s")
 
 
 def _group_alive(group: int) -> bool:
