@@ -184,10 +184,17 @@ def test_filters_that_each_select_nodes_but_none_together_are_refused(project):
     assert runs(client_for(project.path)) == []
 
 
-def test_an_unknown_runner_is_refused_naming_kedros_runners(project):
+def test_an_unknown_or_refused_runner_is_refused_naming_the_runners_to_use(project):
     # ParallelRunner is Kedro's, but the project refuses it: not offered.
     runners = "SequentialRunner, ThreadRunner"
     expected = {
+        ("--runner", "ParallelRunner"): (
+            "Error: Invalid value for '--runner': ParallelRunner is not supported by "
+            "this project: its worker processes cannot log to the run's MLflow "
+            "record, nor share the in-memory results that keep concurrent runs "
+            "apart. Nothing was run. Use SequentialRunner (the default, also with "
+            "--async) or ThreadRunner, e.g. kedro run --runner ThreadRunner."
+        ),
         ("--runner", "Foo"): (
             "Error: Invalid value for '--runner': there is no runner 'Foo' in "
             f"kedro.runner; choose one of {runners}."

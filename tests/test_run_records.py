@@ -16,11 +16,9 @@ from kedro.runner import SequentialRunner, ThreadRunner
 
 from fashion_mnist.params import MODELS
 from fashion_mnist.schemas import LABEL_COLUMN, PIXEL_COLUMNS
-from fashion_mnist.tracking.runner_check import UnsupportedRunnerError
 from tests.support.project import (
     SYNTHETIC_TRAINING,
     ProjectCopy,
-    make_project_copy,
 )
 from tests.support.runs import (
     artifact_table,
@@ -180,19 +178,6 @@ def test_every_runner_gives_one_run_holding_everything(
     assert run.info.status == "FINISHED"
     assert run.info.run_name == f"{name} __default__"
     assert_complete_record(client, run, epochs=EPOCHS)
-
-
-def test_parallel_runner_is_refused_before_any_mlflow_run(tmp_path):
-    project = make_project_copy(tmp_path / "project")
-
-    result = project.kedro("run", "--runner", "ParallelRunner", check=False)
-
-    output = " ".join((result.stdout + result.stderr).split())
-    assert result.returncode != 0
-    assert UnsupportedRunnerError.__name__ in output
-    assert "ParallelRunner is not supported" in output
-    assert "SequentialRunner (the default, also with --async) or ThreadRunner" in output
-    assert runs(client_for(project.path)) == []
 
 
 @pytest.fixture(scope="module")

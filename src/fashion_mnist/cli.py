@@ -89,6 +89,10 @@ def check_runner(runner: str | None) -> None:
             f"{_choose(runner, runner_names())}.",
             param_hint="'--runner'",
         )
+    from fashion_mnist.tracking.runner_check import REFUSED_RUNNERS, refusal
+
+    if found.__name__ in REFUSED_RUNNERS:
+        raise click.BadParameter(refusal(found.__name__), param_hint="'--runner'")
 
 
 def _described(names: list[str]) -> str:

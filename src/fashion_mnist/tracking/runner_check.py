@@ -15,6 +15,16 @@ WORKING_RUNNERS = "SequentialRunner (the default, also with --async) or ThreadRu
 REFUSED_RUNNERS = frozenset({"ParallelRunner"})
 
 
+def refusal(runner: str) -> str:
+    """Why ``runner`` (one of :data:`REFUSED_RUNNERS`) is refused, and what to use."""
+    return (
+        f"{runner} is not supported by this project: its worker processes cannot "
+        "log to the run's MLflow record, nor share the in-memory results that keep "
+        f"concurrent runs apart. Nothing was run. Use {WORKING_RUNNERS}, e.g. kedro "
+        "run --runner ThreadRunner."
+    )
+
+
 class UnsupportedRunnerError(RuntimeError):
     """A runner that cannot keep one truthful MLflow record was asked for."""
 
@@ -34,9 +44,4 @@ class RunnerCheckHook:
     ) -> None:
         """Raise :class:`UnsupportedRunnerError` for ParallelRunner."""
         if isinstance(catalog, SharedMemoryDataCatalog):
-            raise UnsupportedRunnerError(
-                "ParallelRunner is not supported by this project: its worker "
-                "processes cannot log to the run's MLflow record, nor share the "
-                "in-memory results that keep concurrent runs apart. Nothing was "
-                f"run. Use {WORKING_RUNNERS}, e.g. kedro run --runner ThreadRunner."
-            )
+            raise UnsupportedRunnerError(refusal("ParallelRunner"))
