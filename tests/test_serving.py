@@ -1,31 +1,29 @@
-"""`make serve` on the real run's champion, and logged models that hold no pickle.
+"""`make serve` on the real run's champion: what it answers, what it refuses, what it logs.
 
-How a run registers its models and moves the champion is proven on small
-synthetic runs in tests/pipelines/registry/test_pipeline.py.
+One server for the whole module (``served_log``). How a run registers its
+models and moves the champion is proven on small synthetic runs in
+tests/pipelines/registry/test_pipeline.py; what a logged model holds, in
+tests/test_logged_models.py.
 """
 
 from __future__ import annotations
 
 import json
-import pickle
 import re
-import shutil
 import socket
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 
-from fashion_mnist.datasets.mlflow_model_dataset import model_code_files
 from fashion_mnist.schemas import PIXEL_COLUMNS
+from fashion_mnist.serving.__main__ import DOWNLOADS_PREFIX
 from tests.support.processes import environment, free_port, stop, wait_for
 from tests.support.project import PROJECT_ROOT
-from tests.support.runs import client_for, logged_models, run_named
+from tests.support.runs import client_for
 
 pytestmark = pytest.mark.slow
 
@@ -58,12 +56,15 @@ def served_log(real_run, tmp_path_factory):
     """
     port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
+    # The server's temp folder: its model download must be gone once it stops.
+    temp = log.parent / "tmp"
+    temp.mkdir()
     process = subprocess.Popen(
         # The project's Makefile, run in the copy (-C); -o install: use the
         # project's .venv as it is, never reinstall from the copy.
         ["make", "--no-print-directory", "-C", str(real_run.path), "-f", str(PROJECT_ROOT / "Makefile"),
          "-o", "install", "serve", f"VENV={PROJECT_ROOT / '.venv'}", f"SERVE_PORT={port}"],
-        env=environment(),
+        env=environment({"TMPDIR": str(temp)}),
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -73,6 +74,18 @@ def served_log(real_run, tmp_path_factory):
         yield f"http://127.0.0.1:{port}/invocations", log
     finally:
         stop(process)
+    # Checked once the server stopped (SIGTERM): an error of the module if not.
+    assert list(temp.iterdir()) == [], "make serve left its model download behind"
+
+
+@pytest.mark.real_data
+def test_make_serve_downloads_its_model_into_a_temp_folder_of_its_own(served_log):
+    _, log = served_log
+
+    (folder,) = (log.parent / "tmp").iterdir()
+
+    assert folder.name.startswith(DOWNLOADS_PREFIX)
+    assert (folder / "MLmodel").is_file()
 
 
 @pytest.fixture(scope="module")
@@ -228,111 +241,3 @@ def test_a_one_row_request_of_a_hundred_million_values_gets_413_at_once(served):
     assert status == 413
     assert "send fewer images per request" in answer["message"]
     assert size < 300
-
-
-class _Payload:
-    """Unpickling it would create a marker file: proof that code ran."""
-
-    def __init__(self, marker: str) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
-_LOAD = """
-import sys, mlflow
-mlflow.set_tracking_uri(sys.argv[1])
-try:
-    mlflow.pyfunc.load_model(sys.argv[2])
-except Exception as error:
-    print("refused:", type(error).__name__, str(error)[:300])
-"""
-
-
-def test_a_tampered_model_artifact_runs_no_code_on_load(synthetic_run, tmp_path):
-    client = client_for(synthetic_run.path)
-    run = run_named(client, "defaults __default__")
-    model = logged_models(client, run)["scratch_model"]
-    # A copy of the logged model: the shared run stays as it was.
-    folder = tmp_path / "model"
-    shutil.copytree(model.artifact_location.removeprefix("file://"), folder)
-    files = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
-    marker = tmp_path / "code-ran"
-    (folder / "artifacts/model.safetensors").write_bytes(
-        pickle.dumps(_Payload(str(marker)))
-    )
-
-    result = subprocess.run(
-        [sys.executable, "-c", _LOAD, client.tracking_uri, str(folder)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-    assert not [f for f in files if f.endswith((".pkl", ".pickle", ".cloudpickle"))]
-    assert (
-        "python_model" not in (folder / "MLmodel").read_text().split("python_model:")[0]
-    )
-    assert "refused:" in result.stdout, result.stdout + result.stderr[-2000:]
-    assert "is unreadable" in result.stdout
-    assert not marker.exists()
-
-
-_LOAD_ELSEWHERE = """
-import json, sys, warnings
-import numpy as np, mlflow
-with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter("always")
-    model = mlflow.pyfunc.load_model(sys.argv[1])
-    predicted = model.predict(np.zeros((2, 784), np.uint8))
-import fashion_mnist
-print(json.dumps({
-    "warnings": [str(w.message)[:200] for w in caught],
-    "package": fashion_mnist.__file__,
-    "predicted": predicted["class_index"].tolist(),
-}))
-"""
-
-
-def test_a_logged_model_declares_its_input_and_ships_only_the_code_it_imports(
-    synthetic_run, tmp_path
-):
-    client = client_for(synthetic_run.path)
-    mlflow.set_tracking_uri(client.tracking_uri)
-    run = run_named(client, "defaults __default__")
-    model = logged_models(client, run)["scratch_model"]
-    folder = tmp_path / "model"
-    shutil.copytree(model.artifact_location.removeprefix("file://"), folder)
-
-    signature = mlflow.models.get_model_info(model.model_uri).signature
-    shipped = sorted(
-        p.relative_to(folder / "code").as_posix()
-        for p in (folder / "code").rglob("*.py")
-    )
-    # From another folder, in a fresh process: the package comes from the model.
-    result = subprocess.run(
-        [sys.executable, "-c", _LOAD_ELSEWHERE, str(folder)],
-        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
-    )  # fmt: skip
-
-    spec = signature.inputs.inputs[0]
-    assert (spec.type, spec.shape) == (np.dtype(np.uint8), (-1, 784))
-    assert shipped == [p.as_posix() for p in model_code_files()]
-    assert "fashion_mnist/serving/model.py" in shipped
-    assert not [p for p in shipped if "/pipelines/" in p or "/datasets/" in p]
-    assert result.returncode == 0, result.stderr[-3000:]
-    loaded = json.loads(result.stdout.splitlines()[-1])
-    assert loaded["warnings"] == []
-    assert "Add type hints" not in result.stderr
-    assert loaded["package"].startswith(str(folder / "code"))
-    assert len(loaded["predicted"]) == 2
-
-
-@pytest.mark.real_data
-def test_a_run_logs_its_models_without_progress_bars(real_run):
-    output = real_run.last_run.stdout + real_run.last_run.stderr
-
-    assert "Logged MLflow model 'scratch_model'" in output
-    assert "Downloading artifacts" not in output

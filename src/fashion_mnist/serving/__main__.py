@@ -8,12 +8,16 @@ restart serves the alias's new version.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import tempfile
 from pathlib import Path
 
 from .app import DEFAULT_MAX_MB, build_app
 
 REGISTRY = "models:/"
+# The folder of its own each server downloads its model into, under the temp folder.
+DOWNLOADS_PREFIX = "fashion-mnist-serve-"
 
 
 class ServingError(Exception):
@@ -63,6 +67,10 @@ def resolve(model_uri: str, tracking_uri: str) -> tuple[str, str]:
     return f"{REGISTRY}{name}/{version}", f"{name} version {version} ({model_uri})"
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Resolve, announce, load and serve; exit 2 with one sentence when the model is missing."""
     parser = argparse.ArgumentParser(
@@ -91,8 +99,18 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.flush()
     if not MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.defined:
         MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.set(False)
-    app = build_app(mlflow.pyfunc.load_model(served), args.max_request_mb)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    # The model's files are downloaded into a folder of this server's own,
+    # removed when it stops. uvicorn shuts down on Ctrl-C or SIGTERM, then
+    # raises the signal again to the handler it found: both leave through
+    # this block.
+    with tempfile.TemporaryDirectory(prefix=DOWNLOADS_PREFIX) as downloads:
+        model = mlflow.pyfunc.load_model(served, dst_path=downloads)
+        app = build_app(model, args.max_request_mb)
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+        try:
+            uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+        except KeyboardInterrupt:
+            return 128 + signal.SIGINT
     return 0
 
 
