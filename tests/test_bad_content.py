@@ -5,7 +5,7 @@ synthetic project left (tables, models, reports: the `synthetic_run` fixture),
 then asserts the exit status, the message a user reads, the MLflow record,
 and that no model or report was overwritten. The variants of each contract
 (every bad table, parameter and model) are proven in process by
-tests/test_contracts.py.
+tests/test_table_contract.py, test_parameter_contract.py and test_model_contract.py.
 """
 
 from __future__ import annotations

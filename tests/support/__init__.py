@@ -8,4 +8,5 @@
 - `postgres`: a throw-away PostgreSQL cluster.
 - `mlflow_server`: an `mlflow server` process against a backend store.
 - `runs`: real `kedro run` processes and their MLflow record.
+- `conf`: the project's conf/base folder and one of its catalog entries.
 """
