@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 import yaml
 
 from fashion_mnist.params import ClassNames
@@ -79,3 +80,12 @@ def training_params(**overrides) -> dict:
     }
     params.update(overrides)
     return params
+
+
+def random_model(seed: int) -> dict[str, torch.Tensor]:
+    """Random softmax-regression weights (784 pixels, 10 classes), the same for a seed."""
+    generator = torch.Generator().manual_seed(seed)
+    return {
+        "weight": torch.randn(10, 784, generator=generator) * 0.05,
+        "bias": torch.randn(10, generator=generator),
+    }

@@ -31,14 +31,6 @@ def _pixel_table(labels: list[int], lit: list[int]) -> pd.DataFrame:
     return table
 
 
-def _random_model(seed: int) -> dict[str, torch.Tensor]:
-    generator = torch.Generator().manual_seed(seed)
-    return {
-        "weight": torch.randn(10, 784, generator=generator) * 0.05,
-        "bias": torch.randn(10, generator=generator),
-    }
-
-
 # Test split: 6 images of classes 0, 0, 1, 2, 2, 2 predicted 0, 1, 1, 2, 0, 2.
 TEST_LABELS = [0, 0, 1, 2, 2, 2]
 TEST_PREDICTED = [0, 1, 1, 2, 0, 2]

@@ -14,8 +14,9 @@ from fashion_mnist.pipelines.evaluation.nodes import (
     predicted_classes,
 )
 from fashion_mnist.significance import wilson_interval
-from tests.pipelines.evaluation.inputs import NAMES, _pixel_model, _random_model
+from tests.pipelines.evaluation.inputs import NAMES, _pixel_model
 from tests.support.synthetic import make_table
+from tests.support.synthetic import random_model as _random_model
 
 
 def test_the_comparison_has_one_row_per_model_with_its_headline_metrics():

@@ -19,9 +19,9 @@ from tests.pipelines.evaluation.inputs import (
     TEST_PREDICTED,
     _pixel_model,
     _pixel_table,
-    _random_model,
 )
 from tests.support.synthetic import CLASS_NAMES, make_table
+from tests.support.synthetic import random_model as _random_model
 
 # Each image has one lit pixel, the k-th: the logit is LOGIT for class k, 0 elsewhere.
 RIGHT_LOSS = math.log(1 + 9 * math.exp(-LOGIT))

@@ -1,7 +1,6 @@
 """What the inference node tests share: parameters, a garment picture, a random model."""
 
 import numpy as np
-import torch
 
 from fashion_mnist.params import ClassNames, InferenceParams
 from tests.support.synthetic import CLASS_NAMES
@@ -38,11 +37,3 @@ def _garment(height=300, width=200, box=(30, 40, 240, 120)):
     image[top : top + sleeve, max(left - cols // 4, 0) : left] = 230
     image[top : top + sleeve, left + cols : left + cols + cols // 4] = 230
     return image
-
-
-def _random_model(seed: int) -> dict[str, torch.Tensor]:
-    generator = torch.Generator().manual_seed(seed)
-    return {
-        "weight": torch.randn(10, 784, generator=generator) * 0.05,
-        "bias": torch.randn(10, generator=generator),
-    }

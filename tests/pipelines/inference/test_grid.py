@@ -18,8 +18,8 @@ from tests.pipelines.inference.inputs import (
     NAMES,
     _garment,
     _params,
-    _random_model,
 )
+from tests.support.synthetic import random_model as _random_model
 
 
 def test_the_grid_shows_each_image_titled_with_its_file_class_and_probability():

@@ -7,8 +7,9 @@ from fashion_mnist.params import ClassNames
 from fashion_mnist.pipelines.inference.nodes import predict_images, to_fashion_mnist
 from fashion_mnist.schemas import ModelContractError, table_to_arrays
 from fashion_mnist.softmax import probability_table
-from tests.pipelines.inference.inputs import NAMES, _garment, _params, _random_model
+from tests.pipelines.inference.inputs import NAMES, _garment, _params
 from tests.support.synthetic import CLASS_NAMES, make_table
+from tests.support.synthetic import random_model as _random_model
 
 PROBAS = [f"proba_{k}" for k in range(10)]
 
